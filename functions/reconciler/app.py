@@ -1,0 +1,32 @@
+"""Scheduled (EventBridge) -> poll jobs that got no webhook and settle them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from voiceprint import wiring
+from voiceprint.reconcile_service import ReconcileService
+from voiceprint.settings import get_settings
+
+logger = Logger()
+metrics = Metrics()
+
+settings = get_settings()
+service = ReconcileService(settings=settings, store=wiring.job_store(settings), client=wiring.pyannote_client(settings))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = service.run()
+    return {
+        "examined": report.examined,
+        "polled": report.polled,
+        "settled": report.settled,
+        "stillRunning": report.still_running,
+        "errors": report.errors,
+        "throttled": report.throttled,
+    }

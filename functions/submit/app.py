@@ -1,0 +1,48 @@
+"""SQS (S3 ObjectCreated notifications) -> submit each new object to pyannoteAI. Reports partial batch failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from voiceprint import wiring
+from voiceprint.settings import get_settings
+from voiceprint.submit_service import RetryLater, SubmitService, parse_receive_count
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+settings = get_settings()
+sqs = wiring.sqs()
+service = SubmitService(
+    settings=settings, store=wiring.job_store(settings), s3=wiring.s3(), client=wiring.pyannote_client(settings)
+)
+
+
+def _queue_url(record: SQSRecord) -> str:
+    # arn:aws:sqs:<region>:<account>:<name> -> the queue URL, without an extra API call
+    _, _, _, _region, account, name = record.event_source_arn.split(":", 5)
+    return f"{sqs.meta.endpoint_url.rstrip('/')}/{account}/{name}"
+
+
+def record_handler(record: SQSRecord) -> list[str]:
+    try:
+        return service.handle_message(record.body, parse_receive_count(record.attributes.raw_event))
+    except RetryLater as exc:
+        # Bring the message back when the API allows (Retry-After) instead of after the queue's default.
+        sqs.change_message_visibility(
+            QueueUrl=_queue_url(record), ReceiptHandle=record.receipt_handle, VisibilityTimeout=exc.delay_seconds
+        )
+        raise
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,119 @@
+"""The job state machine: which statuses exist, which are terminal, and what a pyannoteAI job means for us."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Status of one uploaded object version (our record, not the vendor's job)."""
+
+    SUBMITTING = "submitting"  # claimed by a submit invocation (lease), no API call answered yet
+    RETRYING = "retrying"  # a transient error; the SQS message comes back later
+    DEAD_LETTER = "dead_letter"  # out of attempts: the message is in the DLQ; redrive retries it
+    SUBMITTED = "submitted"  # pyannoteAI accepted the job; waiting for the webhook (or the poller)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
+# A claim may be taken over from these (plus an expired SUBMITTING lease).
+RECLAIMABLE = frozenset({Status.RETRYING, Status.DEAD_LETTER})
+
+# pyannoteAI job statuses (openapi.json JobStatus).
+VENDOR_TERMINAL = frozenset({"succeeded", "failed", "canceled"})
+VENDOR_STATUSES = frozenset({"pending", "created", "running"}) | VENDOR_TERMINAL
+
+
+class FailureCode(StrEnum):
+    EMPTY = "empty_object"
+    TOO_LARGE = "too_large"
+    TOO_LONG = "too_long"
+    NOT_AUDIO = "not_audio"
+    OBJECT_GONE = "object_gone"
+    API_REJECTED = "api_rejected"
+    JOB_FAILED = "job_failed"
+    JOB_CANCELED = "job_canceled"
+    NO_OUTPUT = "no_output"
+    LOST = "lost"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a vendor job status (plus output) means for our record."""
+
+    vendor_status: str
+    status: Status  # SUCCEEDED, FAILED, or SUBMITTED while the job is still running
+    voiceprint: str | None = None
+    failure_code: FailureCode | None = None
+    reason: str | None = None
+    warning: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def to_item(self) -> dict[str, Any]:
+        """A plain dict, for keeping an early webhook on the record until its jobId is known."""
+        item: dict[str, Any] = {"vendorStatus": self.vendor_status, "status": self.status.value}
+        for name, value in (
+            ("voiceprint", self.voiceprint),
+            ("failureCode", self.failure_code.value if self.failure_code else None),
+            ("reason", self.reason),
+            ("warning", self.warning),
+        ):
+            if value is not None:
+                item[name] = value
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Outcome:
+        code = item.get("failureCode")
+        return cls(
+            vendor_status=str(item["vendorStatus"]),
+            status=Status(item["status"]),
+            voiceprint=item.get("voiceprint"),
+            failure_code=FailureCode(code) if code else None,
+            reason=item.get("reason"),
+            warning=item.get("warning"),
+        )
+
+
+def needs_output_fetch(vendor_status: str, output: Mapping[str, Any] | None) -> bool:
+    """A status-only webhook (no output), or a success without its voiceprint: fetch the job's output."""
+    if vendor_status == "succeeded":
+        return not (output and output.get("voiceprint"))
+    return vendor_status == "failed" and output is None
+
+
+def outcome_from_job(vendor_status: str, output: Mapping[str, Any] | None) -> Outcome:
+    """Map a vendor job (status + output) onto our record's state."""
+    if vendor_status not in VENDOR_STATUSES:
+        raise ValueError(f"unknown job status {vendor_status!r}")
+    output = output or {}
+    warning = output.get("warning") if isinstance(output.get("warning"), str) else None
+    if vendor_status == "succeeded":
+        voiceprint = output.get("voiceprint")
+        if isinstance(voiceprint, str) and voiceprint:
+            return Outcome(vendor_status, Status.SUCCEEDED, voiceprint=voiceprint, warning=warning)
+        return Outcome(
+            vendor_status,
+            Status.FAILED,
+            failure_code=FailureCode.NO_OUTPUT,
+            reason="job succeeded but its output is no longer available (outputs are kept 24 h)",
+            warning=warning,
+        )
+    if vendor_status == "failed":
+        error = output.get("error")
+        reason = f"pyannoteAI job failed: {error}" if error else "pyannoteAI job failed (no error given)"
+        return Outcome(
+            vendor_status, Status.FAILED, failure_code=FailureCode.JOB_FAILED, reason=reason, warning=warning
+        )
+    if vendor_status == "canceled":
+        return Outcome(
+            vendor_status, Status.FAILED, failure_code=FailureCode.JOB_CANCELED, reason="pyannoteAI job was canceled"
+        )
+    return Outcome(vendor_status, Status.SUBMITTED)

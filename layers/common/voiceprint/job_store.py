@@ -1,0 +1,325 @@
+"""DynamoDB persistence of object records: one item per uploaded object version.
+
+Item: pk = "OBJ#<sha256(bucket/key)[:40]>", sk = "VER#<versionId | seq:<sequencer>>".
+GSI "byJobId" (jobId) answers "which object is job X"; sparse GSI "byPending" (pendingShard, pendingSince) lists
+jobs still waiting for a result, for the reconciler. TTL attribute: expiresAt (epoch seconds).
+
+Every write is conditional, so the state machine in job_state holds even under duplicate and concurrent
+deliveries: a claim can be taken once per object version, results are only written for the record's own jobId,
+and terminal records never change again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from voiceprint.job_state import TERMINAL, FailureCode, Outcome, Status
+from voiceprint.object_ref import ObjectRef, key_hash
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+PENDING_SHARD = "PENDING"
+GSI_BY_JOB = "byJobId"
+GSI_BY_PENDING = "byPending"
+
+
+def _to_ddb(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in values.items()}
+
+
+def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _de.deserialize(v) for k, v in item.items()}
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+class ApplyResult(StrEnum):
+    APPLIED = "applied"  # the record moved to the outcome
+    DUPLICATE = "duplicate"  # already terminal, or the same result again: nothing changed
+    EARLY = "early"  # the record has no jobId yet: the result is kept on it until submit records the job
+    SUPERSEDED = "superseded"  # the record belongs to another job of the same object
+    UNKNOWN = "unknown"  # no such record (never ours, or expired)
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    attempt: int
+
+
+class LostClaim(Exception):
+    """Another invocation took the claim over (ours outlived its lease)."""
+
+
+class JobStore:
+    def __init__(self, client: DynamoDBClient, table_name: str, *, retention_days: int) -> None:
+        self._ddb = client
+        self._table = table_name
+        self._retention = retention_days * 86400
+
+    # -- low level -----------------------------------------------------------------------------------------
+    def _update(
+        self,
+        keys: Mapping[str, str],
+        *,
+        set_: Mapping[str, Any],
+        remove: tuple[str, ...] = (),
+        add: Mapping[str, Any] | None = None,
+        condition: str | None = None,
+        cond_values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+        return_new: bool = False,
+    ) -> dict[str, Any] | None:
+        attr_names: dict[str, str] = dict(names or {})
+        values: dict[str, Any] = {}
+        parts: list[str] = []
+        sets = []
+        for i, (name, value) in enumerate(set_.items()):
+            attr_names[f"#s{i}"] = name
+            if isinstance(value, tuple) and value[0] == "if_not_exists":
+                values[f":s{i}"] = value[1]
+                sets.append(f"#s{i} = if_not_exists(#s{i}, :s{i})")
+            else:
+                values[f":s{i}"] = value
+                sets.append(f"#s{i} = :s{i}")
+        parts.append("SET " + ", ".join(sets))
+        if remove:
+            for i, name in enumerate(remove):
+                attr_names[f"#r{i}"] = name
+            parts.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))))
+        if add:
+            for i, (name, value) in enumerate(add.items()):
+                attr_names[f"#a{i}"] = name
+                values[f":a{i}"] = value
+            parts.append("ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(add))))
+        values.update(cond_values or {})
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _to_ddb(keys),
+            "UpdateExpression": " ".join(parts),
+            "ExpressionAttributeNames": attr_names,
+            "ExpressionAttributeValues": _to_ddb(values),
+            "ReturnValues": "ALL_NEW" if return_new else "NONE",
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        resp = self._ddb.update_item(**kwargs)
+        return _from_ddb(resp["Attributes"]) if return_new else None
+
+    def _ttl(self, now: float) -> int:
+        return int(now) + self._retention
+
+    # -- submit side ---------------------------------------------------------------------------------------
+    def claim(self, ref: ObjectRef, *, now: float, lease_seconds: int) -> Claim | None:
+        """Take the right to submit this object version; None if another delivery has (or had) it."""
+        token = uuid.uuid4().hex
+        try:
+            item = self._update(
+                ref.keys,
+                set_={
+                    "status": Status.SUBMITTING.value,
+                    "claimToken": token,
+                    "leaseUntil": int(now) + lease_seconds,
+                    "bucket": ref.bucket,
+                    "objectKey": ref.key,
+                    "version": ref.version,
+                    "versionId": ref.version_id,
+                    "etag": ref.etag,
+                    "size": ref.size,
+                    "early": ("if_not_exists", {}),
+                    "createdAt": ("if_not_exists", int(now)),
+                    "updatedAt": int(now),
+                    "expiresAt": self._ttl(now),
+                },
+                add={"attempts": 1},
+                condition=(
+                    "attribute_not_exists(pk) OR #st IN (:retrying, :dead) OR (#st = :submitting AND leaseUntil < :now)"
+                ),
+                cond_values={
+                    ":retrying": Status.RETRYING.value,
+                    ":dead": Status.DEAD_LETTER.value,
+                    ":submitting": Status.SUBMITTING.value,
+                    ":now": int(now),
+                },
+                names={"#st": "status"},
+                return_new=True,
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return None
+            raise
+        assert item is not None
+        return Claim(token=token, attempt=int(item.get("attempts", 1)))
+
+    def _release(self, ref: ObjectRef, claim: Claim, set_: Mapping[str, Any], remove: tuple[str, ...]) -> None:
+        try:
+            self._update(
+                ref.keys,
+                set_=set_,
+                remove=("leaseUntil", "claimToken", *remove),
+                condition="claimToken = :tok",
+                cond_values={":tok": claim.token},
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                raise LostClaim(ref.label) from None
+            raise
+
+    def mark_retrying(self, ref: ObjectRef, claim: Claim, *, reason: str, now: float, dead_letter: bool) -> None:
+        status = Status.DEAD_LETTER if dead_letter else Status.RETRYING
+        self._release(ref, claim, {"status": status.value, "lastError": reason, "updatedAt": int(now)}, ())
+
+    def mark_failed(self, ref: ObjectRef, claim: Claim, *, code: FailureCode, reason: str, now: float) -> None:
+        self._release(
+            ref,
+            claim,
+            {
+                "status": Status.FAILED.value,
+                "failureCode": code.value,
+                "reason": reason,
+                "completedAt": int(now),
+                "updatedAt": int(now),
+                "expiresAt": self._ttl(now),
+            },
+            ("early",),
+        )
+
+    def record_submitted(
+        self, ref: ObjectRef, claim: Claim, *, job_id: str, vendor_status: str, warning: str | None, now: float
+    ) -> Outcome | None:
+        """Record the job; return a result that a webhook delivered before this write, if there was one."""
+        fields: dict[str, Any] = {
+            "status": Status.SUBMITTED.value,
+            "jobId": job_id,
+            "vendorStatus": vendor_status,
+            "submittedAt": int(now),
+            "updatedAt": int(now),
+            "pendingShard": PENDING_SHARD,
+            "pendingSince": int(now),
+        }
+        if warning:
+            fields["warning"] = warning
+        try:
+            item = self._update(
+                ref.keys,
+                set_=fields,
+                remove=("leaseUntil", "claimToken", "lastError"),
+                condition="claimToken = :tok",
+                cond_values={":tok": claim.token},
+                return_new=True,
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                raise LostClaim(ref.label) from None
+            raise
+        early = (item or {}).get("early", {}).get(job_id)
+        return Outcome.from_item(early) if early else None
+
+    # -- result side ---------------------------------------------------------------------------------------
+    def apply_outcome(self, keys: Mapping[str, str], job_id: str, outcome: Outcome, *, now: float) -> ApplyResult:
+        """Move the record of `job_id` to `outcome`; terminal records never change again."""
+        terminal_values = {f":t{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
+        not_terminal = f"NOT (#st IN ({', '.join(terminal_values)}))"
+        if outcome.terminal:
+            fields: dict[str, Any] = {
+                "status": outcome.status.value,
+                "vendorStatus": outcome.vendor_status,
+                "completedAt": int(now),
+                "updatedAt": int(now),
+                "expiresAt": self._ttl(now),
+            }
+            for name, value in (
+                ("voiceprint", outcome.voiceprint),
+                ("failureCode", outcome.failure_code.value if outcome.failure_code else None),
+                ("reason", outcome.reason),
+                ("warning", outcome.warning),
+            ):
+                if value is not None:
+                    fields[name] = value
+            remove: tuple[str, ...] = ("pendingShard", "pendingSince", "early")
+        else:
+            # Still running: move it to the back of the reconciler's queue.
+            fields = {"vendorStatus": outcome.vendor_status, "updatedAt": int(now), "pendingSince": int(now)}
+            remove = ()
+        try:
+            self._update(
+                keys,
+                set_=fields,
+                remove=remove,
+                condition=f"jobId = :jid AND {not_terminal}",
+                cond_values={":jid": job_id, **terminal_values},
+                names={"#st": "status"},
+            )
+            return ApplyResult.APPLIED
+        except Exception as exc:
+            if not _is_conditional_failure(exc):
+                raise
+        if outcome.terminal:
+            # The webhook beat the submit handler's write of the jobId: keep the result on the record.
+            try:
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=_to_ddb(keys),
+                    UpdateExpression="SET early.#jid = if_not_exists(early.#jid, :o), updatedAt = :now",
+                    ConditionExpression="attribute_exists(early) AND attribute_not_exists(jobId)",
+                    ExpressionAttributeNames={"#jid": job_id},
+                    ExpressionAttributeValues=_to_ddb({":o": outcome.to_item(), ":now": int(now)}),
+                )
+                return ApplyResult.EARLY
+            except Exception as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+        current = self.get(keys)
+        if current is None:
+            return ApplyResult.UNKNOWN
+        if current.get("jobId") != job_id:
+            return ApplyResult.SUPERSEDED
+        return ApplyResult.DUPLICATE
+
+    # -- reads ---------------------------------------------------------------------------------------------
+    def get(self, keys: Mapping[str, str]) -> dict[str, Any] | None:
+        resp = self._ddb.get_item(TableName=self._table, Key=_to_ddb(keys), ConsistentRead=True)
+        return _from_ddb(resp["Item"]) if "Item" in resp else None
+
+    def find_by_job(self, job_id: str) -> dict[str, Any] | None:
+        resp = self._ddb.query(
+            TableName=self._table,
+            IndexName=GSI_BY_JOB,
+            KeyConditionExpression="jobId = :j",
+            ExpressionAttributeValues=_to_ddb({":j": job_id}),
+            Limit=1,
+        )
+        items = resp.get("Items", [])
+        return _from_ddb(items[0]) if items else None
+
+    def list_object_versions(self, bucket: str, key: str) -> list[dict[str, Any]]:
+        resp = self._ddb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=_to_ddb({":pk": f"OBJ#{key_hash(bucket, key)}"}),
+        )
+        return [_from_ddb(i) for i in resp.get("Items", [])]
+
+    def pending_before(self, cutoff: float, limit: int) -> list[dict[str, Any]]:
+        """Records waiting for a job result since before `cutoff`, oldest first."""
+        resp = self._ddb.query(
+            TableName=self._table,
+            IndexName=GSI_BY_PENDING,
+            KeyConditionExpression="pendingShard = :p AND pendingSince < :c",
+            ExpressionAttributeValues=_to_ddb({":p": PENDING_SHARD, ":c": int(cutoff)}),
+            Limit=limit,
+        )
+        return [_from_ddb(i) for i in resp.get("Items", [])]

@@ -1,0 +1,70 @@
+"""Identity of one uploaded object version, and the opaque reference to it carried in the webhook URL."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+_REF = re.compile(r"^([0-9a-f]{40})\.(.{1,1100})$", re.DOTALL)
+
+
+def key_hash(bucket: str, key: str) -> str:
+    """Fixed-length partition key for an object key (S3 keys go up to 1,024 bytes)."""
+    return hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:40]
+
+
+def record_keys(bucket: str, key: str, version: str) -> dict[str, str]:
+    return {"pk": f"OBJ#{key_hash(bucket, key)}", "sk": f"VER#{version}"}
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    bucket: str
+    key: str
+    size: int
+    # versionId on a versioned bucket; otherwise the event's sequencer, which is the same for redeliveries of
+    # one upload and different for a new upload of the same key.
+    version: str
+    version_id: str | None
+    etag: str | None
+
+    @classmethod
+    def from_s3_record(cls, record: Mapping[str, Any]) -> ObjectRef:
+        s3 = record["s3"]
+        obj = s3["object"]
+        version_id = obj.get("versionId") or None
+        sequencer = obj.get("sequencer") or ""
+        etag = obj.get("eTag") or None
+        version = version_id or (f"seq:{sequencer}" if sequencer else f"etag:{etag}")
+        return cls(
+            bucket=s3["bucket"]["name"],
+            key=unquote_plus(obj["key"]),  # S3 event keys are URL-encoded, spaces as '+'
+            size=int(obj.get("size", 0)),
+            version=version,
+            version_id=version_id,
+            etag=etag,
+        )
+
+    @property
+    def keys(self) -> dict[str, str]:
+        return record_keys(self.bucket, self.key, self.version)
+
+    @property
+    def token(self) -> str:
+        """Opaque reference for the webhook URL: enough to find the record, nothing that authorises a write."""
+        return f"{key_hash(self.bucket, self.key)}.{self.version}"
+
+    @property
+    def label(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def keys_from_token(token: str) -> dict[str, str] | None:
+    match = _REF.match(token or "")
+    if not match:
+        return None
+    return {"pk": f"OBJ#{match.group(1)}", "sk": f"VER#{match.group(2)}"}

@@ -1,0 +1,161 @@
+"""A small client for the pyannoteAI API (openapi.json beside API_NOTES.md).
+
+urllib3 rather than requests: botocore already imports urllib3, so the client adds nothing to cold start.
+Only connection failures are retried in-process (the request never reached the server, so nothing was
+billed). 429, 5xx and timeouts are raised as typed errors for the caller to reschedule through SQS: a resent
+POST creates and bills a second job, because the API has no idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+from urllib3.util.retry import Retry
+
+
+class PyannoteError(Exception):
+    """Base class. Messages carry the API's own text, never the key."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimited(PyannoteError):
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message, 429)
+        self.retry_after = retry_after
+
+
+class TransientError(PyannoteError):
+    """5xx, timeouts, connection failures: worth retrying later."""
+
+
+class AccountError(PyannoteError):
+    """401/402: our key or subscription, not the object, is at fault; retry after an operator fixes it."""
+
+
+class RequestRejected(PyannoteError):
+    """400 and other 4xx: the request (the object) is at fault; retrying will not help."""
+
+    def __init__(self, message: str, status: int, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, status)
+        self.errors = errors or []
+
+
+class JobNotFound(PyannoteError):
+    """404 on GET /v1/jobs/{id}: unknown or expired job."""
+
+
+@dataclass(frozen=True)
+class JobCreated:
+    job_id: str
+    status: str
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    status: str
+    output: dict[str, Any] | None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+def _message(payload: Any, fallback: str) -> str:
+    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+        return str(payload["message"])[:500]
+    return fallback
+
+
+class PyannoteClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Callable[[], str],
+        *,
+        timeout_seconds: float = 8.0,
+        pool: urllib3.PoolManager | None = None,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._api_key = api_key  # a callable so the secret is fetched lazily and rotations are seen
+        self._timeout = urllib3.Timeout(connect=min(3.0, timeout_seconds), read=timeout_seconds)
+        self._pool = pool or urllib3.PoolManager(
+            retries=Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.2, raise_on_status=False),
+            maxsize=4,
+        )
+
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, Any, Mapping[str, str]]:
+        headers = {"Authorization": f"Bearer {self._api_key()}", "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode()
+        try:
+            resp = self._pool.request(method, self._base + path, body=data, headers=headers, timeout=self._timeout)
+        except urllib3.exceptions.HTTPError as exc:
+            # The exception text may contain the URL but never headers, so the key cannot leak from here.
+            raise TransientError(f"{method} {path}: {type(exc).__name__}") from None
+        try:
+            payload = json.loads(resp.data) if resp.data else None
+        except ValueError:
+            payload = None
+        return resp.status, payload, resp.headers
+
+    def _raise_for(self, method: str, path: str, status: int, payload: Any, headers: Mapping[str, str]) -> None:
+        what = f"{method} {path} -> {status}"
+        if status == 429:
+            raise RateLimited(f"{what}: {_message(payload, 'rate limited')}", _retry_after(headers))
+        if status >= 500:
+            raise TransientError(f"{what}: {_message(payload, 'server error')}", status)
+        if status in (401, 402, 403):
+            raise AccountError(f"{what}: {_message(payload, 'API key or subscription refused')}", status)
+        if status == 404:
+            raise JobNotFound(f"{what}: not found", status)
+        errors = payload.get("errors") if isinstance(payload, dict) else None
+        raise RequestRejected(f"{what}: {_message(payload, 'request rejected')}", status, errors)
+
+    def submit_voiceprint(self, url: str, *, webhook: str | None, model: str | None) -> JobCreated:
+        body: dict[str, Any] = {"url": url}
+        if model:
+            body["model"] = model
+        if webhook:
+            body["webhook"] = webhook
+        status, payload, headers = self._request("POST", "/v1/voiceprint", body)
+        if status != 200 or not isinstance(payload, dict) or not isinstance(payload.get("jobId"), str):
+            if status == 200:
+                raise TransientError("POST /v1/voiceprint -> 200 without a jobId", status)
+            self._raise_for("POST", "/v1/voiceprint", status, payload, headers)
+        return JobCreated(payload["jobId"], str(payload.get("status", "created")), payload.get("warning"))
+
+    def get_job(self, job_id: str) -> Job:
+        path = f"/v1/jobs/{quote(job_id, safe='')}"
+        status, payload, headers = self._request("GET", path)
+        if status != 200 or not isinstance(payload, dict) or "status" not in payload:
+            if status == 200:
+                raise TransientError(f"GET {path} -> 200 without a status", status)
+            self._raise_for("GET", path, status, payload, headers)
+        output = payload.get("output")
+        return Job(
+            str(payload.get("jobId", job_id)), str(payload["status"]), output if isinstance(output, dict) else None
+        )
+
+    def test_key(self) -> bool:
+        status, _, _ = self._request("GET", "/v1/test")
+        return status == 200

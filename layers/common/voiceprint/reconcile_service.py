@@ -1,0 +1,103 @@
+"""The poller: jobs that got no webhook are looked up with GET /v1/jobs/{id} and settled like a webhook would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from voiceprint.job_state import FailureCode, Outcome, Status, outcome_from_job
+from voiceprint.job_store import ApplyResult, JobStore
+from voiceprint.pyannote_client import JobNotFound, PyannoteClient, RateLimited, TransientError
+from voiceprint.settings import Settings
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+
+@dataclass
+class ReconcileReport:
+    examined: int = 0
+    polled: int = 0
+    settled: dict[str, int] = field(default_factory=dict)
+    still_running: int = 0
+    errors: int = 0
+    throttled: bool = False
+
+    def count(self, key: str) -> None:
+        self.settled[key] = self.settled.get(key, 0) + 1
+
+
+class ReconcileService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: JobStore,
+        client: PyannoteClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._client = client
+        self._clock = clock
+
+    def run(self) -> ReconcileReport:
+        now = self._clock()
+        report = ReconcileReport()
+        items = self._store.pending_before(
+            now - self._settings.reconcile_after_seconds, self._settings.reconcile_max_polls
+        )
+        for item in items:
+            report.examined += 1
+            try:
+                outcome = self._outcome_for(item, now, report)
+            except RateLimited:
+                # Job reads are rate limited too: stop here, the next scheduled run carries on.
+                report.throttled = True
+                break
+            except TransientError as exc:
+                logger.warning("poll failed", extra={"job_id": item.get("jobId"), "error": str(exc)})
+                report.errors += 1
+                continue
+            keys = {"pk": item["pk"], "sk": item["sk"]}
+            result = self._store.apply_outcome(keys, str(item["jobId"]), outcome, now=self._clock())
+            if outcome.terminal and result is ApplyResult.APPLIED:
+                report.count(outcome.failure_code.value if outcome.failure_code else outcome.status.value)
+                metrics.add_metric(
+                    name="JobsSucceeded" if outcome.status is Status.SUCCEEDED else "JobsFailed",
+                    unit=MetricUnit.Count,
+                    value=1,
+                )
+            elif not outcome.terminal:
+                report.still_running += 1
+        metrics.add_metric(name="JobsPolled", unit=MetricUnit.Count, value=report.polled)
+        logger.info("reconcile run done", extra={"report": report.__dict__})
+        return report
+
+    def _outcome_for(self, item: dict[str, Any], now: float, report: ReconcileReport) -> Outcome:
+        job_id = str(item["jobId"])
+        early = (item.get("early") or {}).get(job_id)
+        if early:  # a webhook came before the job was recorded and nobody merged it
+            return Outcome.from_item(early)
+        report.polled += 1
+        try:
+            job = self._client.get_job(job_id)
+        except JobNotFound:
+            return Outcome(
+                "failed", Status.FAILED, failure_code=FailureCode.LOST, reason="pyannoteAI no longer knows the job"
+            )
+        outcome = outcome_from_job(job.status, job.output)
+        submitted_at = float(item.get("submittedAt", now))
+        if not outcome.terminal and now - submitted_at > self._settings.lost_after_seconds:
+            return Outcome(
+                job.status,
+                Status.FAILED,
+                failure_code=FailureCode.LOST,
+                reason=f"no result {int(now - submitted_at)} s after submission; giving up",
+            )
+        return outcome

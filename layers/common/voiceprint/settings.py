@@ -1,0 +1,99 @@
+"""Typed configuration, read once per cold start from the environment declared in template.yaml."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Limits of the pyannoteAI voiceprint endpoint (API_NOTES.md); they are the vendor's, not ours to tune.
+MAX_AUDIO_SECONDS = 30.0
+MAX_AUDIO_BYTES = 100 * 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A required environment variable is missing or malformed."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be within [{lo}, {hi}], got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise SettingsError(f"environment variable {name} is required")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    api_base_url: str
+    api_key_secret_id: str
+    webhook_secret_id: str
+    webhook_url: str
+    model: str
+    presign_expiry_seconds: int
+    retention_days: int
+    key_prefix: str
+    key_suffix: str
+    webhook_tolerance_seconds: int
+    accept_previous_webhook_secret: bool
+    max_webhook_body_bytes: int
+    http_timeout_seconds: int
+    max_receive_count: int
+    reconcile_after_seconds: int
+    lost_after_seconds: int
+    reconcile_max_polls: int
+    secret_cache_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            table_name=_required(env, "TABLE_NAME"),
+            api_base_url=env.get("PYANNOTE_API_URL", "https://api.pyannote.ai").rstrip("/"),
+            api_key_secret_id=env.get("API_KEY_SECRET_ID", ""),
+            webhook_secret_id=env.get("WEBHOOK_SECRET_ID", ""),
+            webhook_url=env.get("WEBHOOK_URL", ""),
+            model=env.get("PYANNOTE_MODEL", "precision-2"),
+            # SigV4 allows 7 days; we keep URLs short-lived because they are bearer credentials.
+            presign_expiry_seconds=_int(env, "PRESIGN_EXPIRY_SECONDS", 1800, 60, 43200),
+            retention_days=_int(env, "RETENTION_DAYS", 30, 1, 3650),
+            key_prefix=env.get("KEY_PREFIX", ""),
+            key_suffix=env.get("KEY_SUFFIX", ""),
+            # Vendor retries arrive up to ~6 min after the first try and may keep the original timestamp.
+            webhook_tolerance_seconds=_int(env, "WEBHOOK_TOLERANCE_SECONDS", 900, 420, 3600),
+            accept_previous_webhook_secret=_bool(env, "ACCEPT_PREVIOUS_WEBHOOK_SECRET", True),
+            max_webhook_body_bytes=_int(env, "MAX_WEBHOOK_BODY_BYTES", 1024 * 1024, 1024, 6 * 1024 * 1024),
+            http_timeout_seconds=_int(env, "HTTP_TIMEOUT_SECONDS", 8, 1, 60),
+            max_receive_count=_int(env, "MAX_RECEIVE_COUNT", 8, 1, 1000),
+            reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 900, 60, 86400),
+            lost_after_seconds=_int(env, "LOST_AFTER_SECONDS", 25 * 3600, 3600, 7 * 86400),
+            reconcile_max_polls=_int(env, "RECONCILE_MAX_POLLS", 100, 1, 300),
+            secret_cache_seconds=_int(env, "SECRET_CACHE_SECONDS", 300, 0, 86400),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, parsed once per cold start."""
+    return Settings.from_env()

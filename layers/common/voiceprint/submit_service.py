@@ -1,0 +1,211 @@
+"""Submission of uploaded objects to pyannoteAI: S3 event (via SQS) -> checks -> presign -> POST /v1/voiceprint."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from voiceprint import backoff
+from voiceprint.audio_probe import NotAudio, RangedReader, probe
+from voiceprint.job_state import FailureCode
+from voiceprint.job_store import Claim, JobStore, LostClaim
+from voiceprint.object_ref import ObjectRef
+from voiceprint.pyannote_client import AccountError, PyannoteClient, RateLimited, RequestRejected, TransientError
+from voiceprint.settings import MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS, Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+# A claim outlives the function timeout, so a crashed invocation's object can be retried after it.
+LEASE_SECONDS = 120
+
+
+class RetryLater(Exception):
+    """The message must come back after `delay_seconds` (SQS visibility); the reason is on the record."""
+
+    def __init__(self, reason: str, delay_seconds: int) -> None:
+        super().__init__(reason)
+        self.delay_seconds = delay_seconds
+
+
+class ObjectGone(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Refusal(Exception):
+    code: FailureCode
+    reason: str
+
+
+class SubmitService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: JobStore,
+        s3: S3Client,
+        client: PyannoteClient,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._s3 = s3
+        self._client = client
+        self._clock = clock
+        self._rand = rand
+
+    # -- entry point ---------------------------------------------------------------------------------------
+    def handle_message(self, body: str, receive_count: int) -> list[str]:
+        """Process one SQS message (an S3 notification). Returns one outcome label per S3 record.
+
+        Raises RetryLater if any record must be retried; the records already done are no-ops on redelivery.
+        """
+        event = json.loads(body)
+        if event.get("Event") == "s3:TestEvent":  # sent once when the notification is configured
+            return ["test_event"]
+        outcomes: list[str] = []
+        retry: RetryLater | None = None
+        for record in event.get("Records", []):
+            if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+                outcomes.append("ignored_event")
+                continue
+            ref = ObjectRef.from_s3_record(record)
+            try:
+                outcomes.append(self.submit_object(ref, receive_count))
+            except RetryLater as exc:
+                outcomes.append("retry")
+                if retry is None or exc.delay_seconds > retry.delay_seconds:
+                    retry = exc
+        if retry is not None:
+            raise retry
+        return outcomes
+
+    def _wanted(self, key: str) -> bool:
+        return key.startswith(self._settings.key_prefix) and key.endswith(self._settings.key_suffix)
+
+    def submit_object(self, ref: ObjectRef, receive_count: int) -> str:
+        logger.append_keys(object_key=ref.key, bucket=ref.bucket, version=ref.version)
+        logger.set_correlation_id(ref.label)
+        if ref.key.endswith("/") and ref.size == 0:
+            return "folder_marker"
+        if not self._wanted(ref.key):
+            return "filtered"
+        now = self._clock()
+        claim = self._store.claim(ref, now=now, lease_seconds=LEASE_SECONDS)
+        if claim is None:
+            logger.info("duplicate delivery: object version already claimed")
+            metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+            return "duplicate"
+        try:
+            return self._submit_claimed(ref, claim, receive_count)
+        except LostClaim:
+            logger.warning("claim taken over by another invocation; leaving the object to it")
+            return "lost_claim"
+
+    # -- steps ---------------------------------------------------------------------------------------------
+    def _submit_claimed(self, ref: ObjectRef, claim: Claim, receive_count: int) -> str:
+        try:
+            self._check(ref)
+        except Refusal as refusal:
+            self._store.mark_failed(ref, claim, code=refusal.code, reason=refusal.reason, now=self._clock())
+            logger.info("object refused", extra={"failure_code": refusal.code.value, "reason": refusal.reason})
+            metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
+            return f"refused:{refusal.code.value}"
+
+        url = self._presign(ref)
+        webhook = (
+            f"{self._settings.webhook_url}?ref={quote(ref.token, safe='')}" if self._settings.webhook_url else None
+        )
+        try:
+            job = self._client.submit_voiceprint(url, webhook=webhook, model=self._settings.model)
+        except RequestRejected as exc:
+            reason = str(exc) + "".join(f"; {e.get('field')}: {e.get('message')}" for e in exc.errors[:5])
+            self._store.mark_failed(ref, claim, code=FailureCode.API_REJECTED, reason=reason, now=self._clock())
+            metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
+            return "refused:api_rejected"
+        except RateLimited as exc:
+            metrics.add_metric(name="ApiThrottled", unit=MetricUnit.Count, value=1)
+            self._retry(ref, claim, receive_count, str(exc), exc.retry_after)
+        except (TransientError, AccountError) as exc:
+            self._retry(ref, claim, receive_count, str(exc), None)
+
+        early = self._store.record_submitted(
+            ref, claim, job_id=job.job_id, vendor_status=job.status, warning=job.warning, now=self._clock()
+        )
+        logger.set_correlation_id(job.job_id)
+        logger.info("job submitted", extra={"job_id": job.job_id, "attempt": claim.attempt})
+        metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+        if early is not None:
+            self._store.apply_outcome(ref.keys, job.job_id, early, now=self._clock())
+            logger.info("applied a webhook that arrived before the job was recorded")
+        return "submitted"
+
+    def _retry(
+        self, ref: ObjectRef, claim: Claim, receive_count: int, reason: str, retry_after: float | None
+    ) -> NoReturn:
+        last = receive_count >= self._settings.max_receive_count
+        self._store.mark_retrying(ref, claim, reason=reason, now=self._clock(), dead_letter=last)
+        delay = backoff.retry_delay(receive_count, retry_after=retry_after, rand=self._rand)
+        logger.warning("submission will be retried", extra={"reason": reason, "delay": delay, "dead_letter": last})
+        metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
+        raise RetryLater(reason, delay)
+
+    def _check(self, ref: ObjectRef) -> None:
+        if ref.size == 0:
+            raise Refusal(FailureCode.EMPTY, "the object is empty")
+        if ref.size > MAX_AUDIO_BYTES:
+            raise Refusal(FailureCode.TOO_LARGE, f"{ref.size} bytes is over the API's limit of {MAX_AUDIO_BYTES} bytes")
+        reader = RangedReader(lambda start, end: self._get_range(ref, start, end), ref.size)
+        try:
+            info = probe(reader)
+        except NotAudio as exc:
+            raise Refusal(FailureCode.NOT_AUDIO, str(exc)) from None
+        except ObjectGone:
+            raise Refusal(FailureCode.OBJECT_GONE, "the object was deleted before it could be processed") from None
+        if info.duration_seconds > MAX_AUDIO_SECONDS:
+            raise Refusal(
+                FailureCode.TOO_LONG,
+                f"{info.duration_seconds:.1f} s of audio is over the API's limit of {MAX_AUDIO_SECONDS:.0f} s",
+            )
+
+    def _object_params(self, ref: ObjectRef) -> dict[str, Any]:
+        params: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
+        if ref.version_id:
+            params["VersionId"] = ref.version_id
+        return params
+
+    def _get_range(self, ref: ObjectRef, start: int, end: int) -> bytes:
+        try:
+            resp = self._s3.get_object(**self._object_params(ref), Range=f"bytes={start}-{end}")
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "NoSuchVersion", "404"):
+                raise ObjectGone() from None
+            raise
+        return resp["Body"].read()
+
+    def _presign(self, ref: ObjectRef) -> str:
+        # SigV4 comes from the client's config (signature_version="s3v4"), set where the client is created.
+        return self._s3.generate_presigned_url(
+            "get_object", Params=self._object_params(ref), ExpiresIn=self._settings.presign_expiry_seconds
+        )
+
+
+def parse_receive_count(attributes: Mapping[str, Any]) -> int:
+    try:
+        return int(attributes.get("ApproximateReceiveCount", 1))
+    except (TypeError, ValueError):
+        return 1

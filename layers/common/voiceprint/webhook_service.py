@@ -1,0 +1,155 @@
+"""Handling of pyannoteAI webhooks: verify, parse, (fetch the output if needed), apply to the record."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from voiceprint import webhook_signature
+from voiceprint.job_state import VENDOR_STATUSES, Outcome, Status, needs_output_fetch, outcome_from_job
+from voiceprint.job_store import ApplyResult, JobStore
+from voiceprint.object_ref import keys_from_token
+from voiceprint.pyannote_client import JobNotFound, PyannoteClient, PyannoteError
+from voiceprint.secret_source import SecretSource
+from voiceprint.settings import Settings
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+MAX_JOB_ID_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What the handler extracts from the API Gateway event; the body is the raw bytes as received."""
+
+    body: bytes
+    headers: Mapping[str, str]  # lower-case names
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_http_api(
+        cls, body: str | None, is_base64: bool, headers: Mapping[str, str] | None, query: Mapping[str, str] | None
+    ) -> WebhookRequest:
+        if body is None:
+            raw = b""
+        elif is_base64:
+            try:
+                raw = base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+        else:
+            raw = body.encode("utf-8")
+        return cls(raw, {k.lower(): v for k, v in (headers or {}).items()}, dict(query or {}))
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status_code: int
+    body: dict[str, Any]
+
+
+def _reject(status: int, message: str, reason: str) -> WebhookResponse:
+    logger.warning("webhook rejected", extra={"rejection": reason})
+    metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
+    return WebhookResponse(status, {"message": message})
+
+
+class WebhookService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: JobStore,
+        secrets: SecretSource,
+        client: Callable[[], PyannoteClient],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._secrets = secrets
+        self._client = client  # a factory: most webhooks carry their output and never need the API
+        self._clock = clock
+
+    def handle(self, request: WebhookRequest) -> WebhookResponse:
+        if len(request.body) > self._settings.max_webhook_body_bytes:
+            return _reject(413, "payload too large", "too_large")
+        try:
+            webhook_signature.verify(
+                secrets=self._secrets.candidates(include_previous=self._settings.accept_previous_webhook_secret),
+                timestamp=request.headers.get("x-request-timestamp"),
+                signature=request.headers.get("x-signature"),
+                body=request.body,
+                now=self._clock(),
+                tolerance_seconds=self._settings.webhook_tolerance_seconds,
+            )
+        except webhook_signature.SignatureError as exc:
+            status = 400 if exc.rejection is webhook_signature.Rejection.MALFORMED else 401
+            return _reject(status, "invalid signature", exc.rejection.value)
+
+        payload = self._parse(request.body)
+        if payload is None:
+            return _reject(400, "malformed payload", "malformed_payload")
+        job_id, vendor_status, output = payload
+        logger.set_correlation_id(job_id)
+        logger.append_keys(job_id=job_id, vendor_status=vendor_status, retry_num=request.headers.get("x-retry-num"))
+
+        keys = keys_from_token(request.query.get("ref", ""))
+        if keys is None:
+            found = self._store.find_by_job(job_id)
+            keys = {"pk": found["pk"], "sk": found["sk"]} if found else None
+        if keys is None:
+            logger.info("webhook for a job we do not know; ignored")
+            return WebhookResponse(202, {"result": ApplyResult.UNKNOWN.value})
+
+        if needs_output_fetch(vendor_status, output):
+            try:
+                job = self._client().get_job(job_id)
+            except JobNotFound:
+                job = None
+            except PyannoteError as exc:
+                # Answering 5xx makes pyannoteAI retry; the reconciler is the fallback after its last retry.
+                logger.warning("could not fetch the job output", extra={"error": str(exc)})
+                return WebhookResponse(503, {"message": "output not available yet, retry"})
+            if job is not None:
+                vendor_status, output = job.status, job.output
+        outcome = outcome_from_job(vendor_status, output)
+        result = self._store.apply_outcome(keys, job_id, outcome, now=self._clock())
+        self._count(result, outcome)
+        logger.info("webhook applied", extra={"result": result.value, "status": outcome.status.value})
+        return WebhookResponse(200, {"result": result.value})
+
+    @staticmethod
+    def _parse(body: bytes) -> tuple[str, str, dict[str, Any] | None] | None:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        job_id, status, output = data.get("jobId"), data.get("status"), data.get("output")
+        if not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_JOB_ID_LENGTH:
+            return None
+        if status not in VENDOR_STATUSES:
+            return None
+        if output is not None and not isinstance(output, dict):
+            return None
+        return job_id, status, output
+
+    @staticmethod
+    def _count(result: ApplyResult, outcome: Outcome) -> None:
+        if result is not ApplyResult.APPLIED:
+            metrics.add_metric(name=f"Webhooks{result.value.capitalize()}", unit=MetricUnit.Count, value=1)
+            return
+        if outcome.status is Status.SUCCEEDED:
+            metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
+        elif outcome.status is Status.FAILED:
+            metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)

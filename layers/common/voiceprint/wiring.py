@@ -1,0 +1,49 @@
+"""Builds the AWS clients and services a handler needs, once per cold start.
+
+Kept apart from the services so they stay importable without AWS; every client honours AWS_ENDPOINT_URL, which
+is how the local stack points the unchanged handlers at moto.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from voiceprint.job_store import JobStore
+from voiceprint.pyannote_client import PyannoteClient
+from voiceprint.secret_source import SecretSource
+from voiceprint.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+# Short timeouts and standard retries (with jitter) for AWS calls: a Lambda has no time for the defaults.
+AWS_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 4})
+
+
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=AWS_CONFIG)
+
+
+def s3() -> S3Client:
+    # boto3 presigns with SigV2 unless told otherwise; pyannoteAI gets a SigV4 URL.
+    return boto3.client("s3", config=AWS_CONFIG.merge(Config(signature_version="s3v4")))
+
+
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=AWS_CONFIG)
+
+
+def job_store(settings: Settings) -> JobStore:
+    return JobStore(dynamodb(), settings.table_name, retention_days=settings.retention_days)
+
+
+def pyannote_client(settings: Settings, *, timeout_seconds: float | None = None) -> PyannoteClient:
+    api_key = SecretSource(settings.api_key_secret_id, max_age=settings.secret_cache_seconds)
+    return PyannoteClient(
+        settings.api_base_url, api_key.current, timeout_seconds=timeout_seconds or settings.http_timeout_seconds
+    )

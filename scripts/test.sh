@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's test command: makes its own venvs, then runs linters, type checks, template checks and every test.
+set -euo pipefail
+source "$(dirname "$0")/_venv.sh"
+cd "$ROOT"
+
+echo "== venvs"
+make_venv .venv requirements-dev.txt
+make_venv .venv-tools requirements-tools.txt
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+echo "== template: cfn-lint, sam validate --lint"
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+export SAM_CLI_TELEMETRY=0
+.venv-tools/bin/cfn-lint template.yaml
+.venv-tools/bin/sam validate --lint --template template.yaml
+echo "== pytest"
+exec .venv/bin/python -m pytest "$@"
