@@ -1,0 +1,181 @@
+"""Shared fixtures: moto resources built from template.yaml, the emulator as the loopback pyannoteAI API, and the
+real handlers from functions/, imported fresh for each test."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from voiceprint.settings import get_settings
+from voiceprint_local import template
+from voiceprint_local.emulator import Emulator, EmulatorConfig
+from voiceprint_local.lambda_context import LocalLambdaContext
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+REGION: Final = "eu-west-1"
+API_KEY = "test-api-key-7f3a9c1e5b"
+WEBHOOK_SECRET = "whsec_test_current_9d2b7e"
+BUCKET = "voiceprint-input-test"
+WEBHOOK_URL = "https://hooks.example.test/webhooks/pyannote"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / name).read_text()))
+
+
+@dataclass
+class Aws:
+    s3: Any
+    ddb: Any
+    sqs: Any
+    secrets: Any
+    table: str
+    bucket: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    api_key_secret: str
+    webhook_secret: str
+
+    def put(self, key: str, data: bytes) -> tuple[str, int]:
+        resp = self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return resp["VersionId"], len(data)
+
+    def items(self) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        de = TypeDeserializer()
+        raw = self.ddb.scan(TableName=self.table)["Items"]
+        return [{k: de.deserialize(v) for k, v in item.items()} for item in raw]
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[Aws]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        ddb.create_table(TableName="jobs", **template.table_definition())
+        dlq_url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = template.queue_properties("InputQueue")
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": template.parameter_defaults()["MaxReceiveCount"]}
+        queue_url = sqs.create_queue(
+            QueueName="input",
+            Attributes={"VisibilityTimeout": str(queue["VisibilityTimeout"]), "RedrivePolicy": json.dumps(redrive)},
+        )["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sm.create_secret(Name="pyannote/api-key", SecretString=API_KEY)
+        sm.create_secret(Name="pyannote/webhook-secret", SecretString=WEBHOOK_SECRET)
+        yield Aws(
+            s3,
+            ddb,
+            sqs,
+            sm,
+            "jobs",
+            BUCKET,
+            queue_url,
+            queue_arn,
+            dlq_url,
+            "pyannote/api-key",
+            "pyannote/webhook-secret",
+        )
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    # Jobs never finish on their own here: tests decide what each job's webhook says.
+    emu = Emulator(EmulatorConfig(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET, processing_seconds=1e9)).start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+def function_env(aws: Aws, api_url: str, function: str, **overrides: str) -> dict[str, str]:
+    refs = {
+        "JobsTable": aws.table,
+        "ApiKeySecretName": aws.api_key_secret,
+        "WebhookSecretName": aws.webhook_secret,
+        "PyannoteApiUrl": api_url,
+    }
+    return template.resolved_environment(function, refs, {"WEBHOOK_URL": WEBHOOK_URL, **overrides})
+
+
+HANDLERS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "reconciler": "ReconcilerFunction"}
+
+
+@pytest.fixture
+def load_handler(aws: Aws, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]:
+    """Import functions/<name>/app.py with the environment the template gives that function."""
+
+    def _load(name: str, **overrides: str) -> ModuleType:
+        for var, value in function_env(aws, emulator.url, HANDLERS[name], **overrides).items():
+            monkeypatch.setenv(var, value)
+        get_settings.cache_clear()
+        sys.modules.pop(f"functions.{name}.app", None)
+        return importlib.import_module(f"functions.{name}.app")
+
+    yield _load
+    get_settings.cache_clear()
+    for name in HANDLERS:
+        sys.modules.pop(f"functions.{name}.app", None)
+
+
+def context(name: str = "test") -> LocalLambdaContext:
+    return LocalLambdaContext(function_name=name)
+
+
+def s3_sqs_event(
+    aws: Aws, key: str, size: int, version_id: str | None, *, receive_count: int = 1, records: int = 1
+) -> dict[str, Any]:
+    """The events/ sample with this object in it (key URL-encoded as S3 does), as `records` SQS messages."""
+    sample = load_event("s3_put_via_sqs.json")
+    out = []
+    for i in range(records):
+        rec = copy.deepcopy(sample["Records"][0])
+        body = json.loads(rec["body"])
+        obj = body["Records"][0]["s3"]["object"]
+        body["Records"][0]["s3"]["bucket"].update(name=aws.bucket, arn=f"arn:aws:s3:::{aws.bucket}")
+        obj.update(key=quote_plus(key, safe="/"), size=size)
+        if version_id is None:
+            obj.pop("versionId", None)
+        else:
+            obj["versionId"] = version_id
+        rec["body"] = json.dumps(body)
+        rec["messageId"] = f"msg-{i}"
+        rec["receiptHandle"] = f"rh-{i}"
+        rec["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        rec["eventSourceARN"] = aws.queue_arn
+        out.append(rec)
+    return {"Records": out}
