@@ -179,3 +179,26 @@ def s3_sqs_event(
         rec["eventSourceARN"] = aws.queue_arn
         out.append(rec)
     return {"Records": out}
+
+
+@pytest.fixture
+def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
+    """Everything the handlers log (Powertools JSON, as CloudWatch gets it) plus stdout (EMF metrics)."""
+    import io
+    import logging
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    logger = logging.getLogger("voiceprint-pipeline")
+    if logger.handlers:
+        handler.setFormatter(logger.handlers[0].formatter)
+    logger.addHandler(handler)
+
+    def read() -> str:
+        out = capsys.readouterr()
+        return buffer.getvalue() + out.out + out.err
+
+    try:
+        yield read
+    finally:
+        logger.removeHandler(handler)

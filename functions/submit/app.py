@@ -16,7 +16,8 @@ from voiceprint.submit_service import RetryLater, SubmitService, parse_receive_c
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed message, even when all of a batch failed, rather than raising: one path for retries.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 settings = get_settings()
 sqs = wiring.sqs()

@@ -9,6 +9,7 @@ scripted answers, and an injectable clock.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -120,7 +121,9 @@ class Emulator:
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._threads = [
-            threading.Thread(target=self._server.serve_forever, name="emulator-http", daemon=True),
+            threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator-http", daemon=True
+            ),
             threading.Thread(target=self._work_loop, name="emulator-worker", daemon=True),
         ]
         for t in self._threads:
@@ -458,10 +461,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             for name, value in extra.items():
                 self.send_header(name, value)
             self.end_headers()
-            try:
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (its timeout): nothing to tell it
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)  # fails only when the client gave up (its timeout)
 
         do_GET = do_POST = do_PUT = _serve
 

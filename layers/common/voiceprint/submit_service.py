@@ -134,6 +134,7 @@ class SubmitService:
         except RequestRejected as exc:
             reason = str(exc) + "".join(f"; {e.get('field')}: {e.get('message')}" for e in exc.errors[:5])
             self._store.mark_failed(ref, claim, code=FailureCode.API_REJECTED, reason=reason, now=self._clock())
+            logger.warning("pyannoteAI rejected the job", extra={"failure_code": "api_rejected", "reason": reason})
             metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
             return "refused:api_rejected"
         except RateLimited as exc:
