@@ -239,7 +239,7 @@ def test_webhook_before_the_submit_record_is_kept_and_merged(load_handler, aws, 
     seen: dict[str, Any] = {}
     original = submit.service._client.submit_voiceprint
 
-    def submit_then_webhook_races_ahead(url, *, webhook, model):  # noqa: ARG001
+    def submit_then_webhook_races_ahead(url, *, webhook, model):
         job = original(url, webhook=webhook, model=model)
         # pyannoteAI is fast: its webhook lands before our handler has recorded the jobId.
         seen["answer"] = _invoke(webhook_app, webhook_event("webhook_succeeded.json", job_id=job.job_id, ref=ref.token))
