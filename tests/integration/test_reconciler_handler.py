@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from tests.conftest import Aws, context, load_event, s3_sqs_event
 from voiceprint.object_ref import ObjectRef
@@ -24,7 +25,7 @@ def _records(aws: Aws) -> dict[str, dict]:
     return {r["objectKey"]: r for r in aws.items()}
 
 
-def _run(app, monkeypatch, *, after: float) -> dict:
+def _run(app, monkeypatch, *, after: float) -> Any:
     monkeypatch.setattr(app.service, "_clock", lambda: time.time() + after)
     return app.lambda_handler(load_event("reconciler_schedule.json"), context("reconciler"))
 
@@ -99,7 +100,7 @@ def test_a_429_stops_the_run_and_leaves_the_rest_for_later(load_handler, aws, em
                 return 429, {"requestId": "r", "message": "Too many requests"}, {"Retry-After": "30"}
         return original(method, path, headers, body)
 
-    emulator.handle = throttle_second_read  # type: ignore[method-assign]
+    emulator.handle = throttle_second_read
     report = _run(load_handler("reconciler"), monkeypatch, after=901)
     assert report["throttled"] is True
     assert report["polled"] == 2

@@ -125,7 +125,7 @@ def test_status_only_webhook_answers_503_when_the_output_cannot_be_fetched(load_
     assert _record(aws)["status"] == "submitted"
 
 
-FORGERIES = {
+FORGERIES: dict[str, dict[str, Any]] = {
     "wrong secret": {"secret": "whsec_attacker"},
     "stale": {"ts": time.time() - 3600},
     "from the future": {"ts": time.time() + 3600},
