@@ -1,0 +1,123 @@
+"""Command line for the local stack.
+
+python -m voiceprint_local demo     start everything, upload sample audio, print the records, stop
+python -m voiceprint_local serve    keep running so you can upload your own files; Ctrl-C stops
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+import time
+import warnings
+from typing import Any
+
+from voiceprint_local.audio_samples import silent_wav, wav_bytes
+from voiceprint_local.stack import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, TABLE, LocalStack, StackOptions, wait_for
+
+# Powertools warns when an invocation emitted no metric (an S3 test event, say): noise on a console.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def demo_files() -> dict[str, bytes]:
+    return {
+        "voiceprints/alice.wav": wav_bytes(3.0, "alice"),
+        "voiceprints/bob (take 2).wav": wav_bytes(4.0, "bob"),
+        "voiceprints/carol+ünïcode.wav": wav_bytes(2.5, "carol"),
+        "voiceprints/too long.wav": silent_wav(35.0),
+        "voiceprints/notes.txt": b"This is a text file, not audio.\n" * 20,
+        "voiceprints/empty.wav": b"",
+    }
+
+
+def describe(record: dict[str, Any]) -> str:
+    if record.get("status") == "succeeded":
+        vp = str(record.get("voiceprint", ""))
+        return f"voiceprint {vp[:28]}... ({len(vp)} chars), job {record.get('jobId')}"
+    if record.get("status") == "failed":
+        return f"{record.get('failureCode')}: {record.get('reason')}"
+    return f"{record.get('status')} {record.get('lastError', '')}".strip()
+
+
+def print_records(records: list[dict[str, Any]]) -> None:
+    width = max((len(str(r["objectKey"])) for r in records), default=10)
+    for r in sorted(records, key=lambda r: str(r["objectKey"])):
+        print(f"  {r['objectKey']!s:<{width}}  {r.get('status')!s:<10} {describe(r)}")
+
+
+def demo(args: argparse.Namespace) -> int:
+    files = demo_files()
+    started = time.monotonic()
+    options = StackOptions(log_level="INFO" if args.verbose else "WARNING", metrics=args.verbose)
+    with LocalStack(options) as stack:
+        print(
+            f"local stack up in {time.monotonic() - started:.1f} s (moto {stack.aws_url}, pyannoteAI emulator "
+            f"{stack.emulator.url if stack.emulator else '?'}, webhook {stack.webhook_url})"
+        )
+        print(f"uploading {len(files)} files to s3://{BUCKET}/ ...")
+        for key, data in files.items():
+            stack.upload(key, data)
+        done = wait_for(lambda: len(stack.terminal_records()) >= len(files), timeout=args.timeout)
+        records = stack.records()
+        print(f"\n{len(records)} records in DynamoDB table {TABLE} after {time.monotonic() - started:.1f} s:")
+        print_records(records)
+        if stack.errors:
+            print("\nerrors:", *stack.errors, sep="\n  ")
+    print("\nlocal stack stopped.")
+    if not done:
+        print(f"not every upload reached a terminal state within {args.timeout:.0f} s")
+        return 1
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    options = StackOptions(
+        moto_port=args.aws_port, api_port=args.api_port, emulator_port=args.emulator_port, log_level="INFO"
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalStack(options) as stack:
+        print(
+            f"""
+voiceprint-pipeline is running locally. Upload audio (one speaker, <= 30 s) with any S3 client:
+
+  export AWS_ACCESS_KEY_ID={ACCESS_KEY} AWS_SECRET_ACCESS_KEY={SECRET_KEY} AWS_DEFAULT_REGION={REGION}
+  aws --endpoint-url {stack.aws_url} s3 cp my-voice.wav s3://{BUCKET}/voiceprints/my-voice.wav
+  aws --endpoint-url {stack.aws_url} dynamodb scan --table-name {TABLE}
+
+pyannoteAI emulator: {stack.emulator.url if stack.emulator else "?"}   webhook: {stack.webhook_url}
+Results are printed below as they arrive. Ctrl-C stops everything.
+""",
+            flush=True,
+        )
+        seen: dict[str, str] = {}
+        while not stop.wait(1.0):
+            for record in stack.records():
+                key = f"{record['objectKey']}#{record['sk']}"
+                if seen.get(key) != record.get("status"):
+                    seen[key] = str(record.get("status"))
+                    print(f"  {record['objectKey']}: {record.get('status')} - {describe(record)}", flush=True)
+    print("stopped.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="voiceprint_local", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="run sample files through the pipeline and print the records")
+    p_demo.add_argument("--timeout", type=float, default=60.0)
+    p_demo.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs and metrics")
+    p_serve = sub.add_parser("serve", help="keep the stack running for your own uploads")
+    p_serve.add_argument("--aws-port", type=int, default=4566)
+    p_serve.add_argument("--api-port", type=int, default=3000)
+    p_serve.add_argument("--emulator-port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    return int(demo(args) if args.command == "demo" else serve(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

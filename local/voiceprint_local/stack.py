@@ -1,0 +1,334 @@
+"""The whole pipeline on one machine: moto server, the pyannoteAI emulator, a local HTTP API and the unchanged
+handlers from functions/, fed by SQS as Lambda's event source mapping would feed them.
+
+Every arrow is real HTTP on 127.0.0.1 except the last hop into a handler, which is a function call with a
+real-shaped event (as Lambda's own invoke is). Resources are made from template.yaml.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+from voiceprint.job_state import TERMINAL
+from voiceprint_local import template
+from voiceprint_local.apigw import LocalHttpApi
+from voiceprint_local.clock import Clock
+from voiceprint_local.emulator import Emulator, EmulatorConfig
+from voiceprint_local.lambda_context import LocalLambdaContext
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+ACCESS_KEY = "local"
+SECRET_KEY = "local-secret-key"  # noqa: S105 - a fake for moto; the emulator checks presigned URLs with it
+BUCKET = "voiceprint-input-local"
+TABLE = "voiceprint-jobs-local"
+WEBHOOK_PATH = "/webhooks/pyannote"
+FUNCTIONS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "reconciler": "ReconcilerFunction"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class StackOptions:
+    moto_port: int = 0
+    api_port: int = 0
+    emulator_port: int = 0
+    emulator: dict[str, Any] = field(default_factory=dict)  # EmulatorConfig overrides
+    clock: Clock | None = None  # the emulator's (rate-limit windows, processing, webhook retries)
+    reconcile_every_seconds: float = 5.0
+    env: dict[str, str] = field(default_factory=dict)  # extra function environment (e.g. RECONCILE_AFTER_SECONDS)
+    poll_wait_seconds: int = 1
+    log_level: str = "INFO"
+    metrics: bool = True
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self.api_key = "local-" + secrets.token_hex(16)
+        self.webhook_secret = "whsec_" + secrets.token_hex(24)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._saved_env: dict[str, str | None] = {}
+        self._moto: Any = None
+        self.emulator: Emulator | None = None
+        self.api: LocalHttpApi | None = None
+        self.handlers: dict[str, ModuleType] = {}
+        self._locks = {name: threading.Lock() for name in FUNCTIONS}
+        self.invocations: dict[str, int] = dict.fromkeys(FUNCTIONS, 0)
+        self.errors: list[str] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        # werkzeug logs request lines, and those carry presigned URLs: credentials stay out of the console.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        opts = self.options
+        port = opts.moto_port or free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._moto.start()
+        self.aws_url = f"http://127.0.0.1:{port}"
+        self._set_env(
+            {
+                "AWS_ENDPOINT_URL": self.aws_url,
+                "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                "AWS_SESSION_TOKEN": None,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_PROFILE": None,
+            }
+        )
+        self._create_resources()
+        config = EmulatorConfig(api_key=self.api_key, webhook_secret=self.webhook_secret, presign_secret_key=SECRET_KEY)
+        for key, value in opts.emulator.items():
+            setattr(config, key, value)
+        self.emulator = Emulator(config, clock=opts.clock).start(port=opts.emulator_port)
+        self.api = LocalHttpApi({f"POST {WEBHOOK_PATH}": ("webhook", self._invoker("webhook"))})
+        self.api.start(port=opts.api_port)
+        self.webhook_url = self.api.url + WEBHOOK_PATH
+        self._load_handlers()
+        self._spawn("sqs-dispatcher", self._dispatch_loop)
+        self._spawn("reconciler-schedule", self._schedule_loop)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=15)
+        if self.api is not None:
+            self.api.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        for name in FUNCTIONS:
+            sys.modules.pop(f"functions.{name}.app", None)
+        self._restore_env()
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _set_env(self, values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+
+    # -- resources, from template.yaml ---------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION)  # type: ignore[call-overload]
+
+    def _create_resources(self) -> None:
+        params = template.parameter_defaults()
+        sqs, s3, ddb, sm = self.client("sqs"), self.client("s3"), self.client("dynamodb"), self.client("secretsmanager")
+        self.dlq_url = sqs.create_queue(QueueName="voiceprint-dlq-local")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = template.queue_properties("InputQueue")
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": params["MaxReceiveCount"]}
+        self.queue_url = sqs.create_queue(
+            QueueName="voiceprint-input-local",
+            Attributes={"VisibilityTimeout": str(queue["VisibilityTimeout"]), "RedrivePolicy": json.dumps(redrive)},
+        )["QueueUrl"]
+        self.queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        rules = [
+            {"Name": n, "Value": params[p]} for n, p in (("prefix", "KeyPrefix"), ("suffix", "KeySuffix")) if params[p]
+        ]
+        notification: dict[str, Any] = {"QueueArn": self.queue_arn, "Events": ["s3:ObjectCreated:*"]}
+        if rules:
+            notification["Filter"] = {"Key": {"FilterRules": rules}}
+        s3.put_bucket_notification_configuration(
+            Bucket=BUCKET, NotificationConfiguration={"QueueConfigurations": [notification]}
+        )
+        ddb.create_table(TableName=TABLE, **template.table_definition())
+        ddb.update_time_to_live(
+            TableName=TABLE, TimeToLiveSpecification={"AttributeName": template.ttl_attribute(), "Enabled": True}
+        )
+        sm.create_secret(Name="voiceprint/pyannote-api-key", SecretString=self.api_key)
+        sm.create_secret(Name="voiceprint/pyannote-webhook-secret", SecretString=self.webhook_secret)
+
+    def _function_env(self) -> dict[str, str]:
+        assert self.emulator is not None
+        refs = {
+            "JobsTable": TABLE,
+            "ApiKeySecretName": "voiceprint/pyannote-api-key",
+            "WebhookSecretName": "voiceprint/pyannote-webhook-secret",
+            "PyannoteApiUrl": self.emulator.url,
+            "LogLevel": self.options.log_level,
+        }
+        env: dict[str, str] = {}
+        for logical_id in FUNCTIONS.values():
+            env.update(template.resolved_environment(logical_id, refs, {"WEBHOOK_URL": self.webhook_url}))
+        if not self.options.metrics:
+            env["POWERTOOLS_METRICS_DISABLED"] = "true"
+        env.update(self.options.env)
+        return env
+
+    def _load_handlers(self) -> None:
+        from voiceprint.settings import get_settings
+
+        self._set_env(dict(self._function_env()))
+        get_settings.cache_clear()
+        for name in FUNCTIONS:
+            sys.modules.pop(f"functions.{name}.app", None)
+            self.handlers[name] = importlib.import_module(f"functions.{name}.app")
+
+    # -- event sources -------------------------------------------------------------------------------------
+    def _invoker(self, name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            with self._locks[name]:  # one container per function: invocations never overlap
+                self.invocations[name] += 1
+                return dict(self.handlers[name].lambda_handler(event, context))
+
+        return invoke
+
+    def _dispatch_loop(self) -> None:
+        """Lambda's SQS event source mapping: receive a batch, invoke, delete what succeeded."""
+        sqs = self.client("sqs")
+        batch_size = int(template.parameter_defaults()["SubmitBatchSize"])
+        submit = self._invoker("submit")
+        while not self._stop.is_set():
+            try:
+                resp = sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=batch_size,
+                    WaitTimeSeconds=self.options.poll_wait_seconds,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                )
+                messages = resp.get("Messages", [])
+                if not messages:
+                    continue
+                event = {"Records": [self._sqs_record(m) for m in messages]}
+                try:
+                    result = submit(event, LocalLambdaContext(function_name="submit"))
+                    failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                except Exception as exc:  # noqa: BLE001 - a crashed invocation: every message comes back
+                    self.errors.append(f"submit crashed: {type(exc).__name__}: {exc}")
+                    failed = {m["MessageId"] for m in messages}
+                done = [m for m in messages if m["MessageId"] not in failed]
+                if done:
+                    sqs.delete_message_batch(
+                        QueueUrl=self.queue_url,
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                    )
+            except Exception as exc:  # noqa: BLE001 - keep polling, as the event source mapping does
+                if not self._stop.is_set():
+                    self.errors.append(f"dispatcher: {type(exc).__name__}: {exc}")
+                    self._stop.wait(0.5)
+
+    def _sqs_record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": REGION,
+        }
+
+    def _schedule_loop(self) -> None:
+        """EventBridge Scheduler: the reconciler every `reconcile_every_seconds`."""
+        event = json.loads((template.ROOT / "events" / "reconciler_schedule.json").read_text())
+        reconcile = self._invoker("reconciler")
+        while not self._stop.wait(self.options.reconcile_every_seconds):
+            try:
+                reconcile(event, LocalLambdaContext(function_name="reconciler", timeout_seconds=120))
+            except Exception as exc:  # noqa: BLE001 - the next tick tries again
+                self.errors.append(f"reconciler: {type(exc).__name__}: {exc}")
+
+    # -- helpers for the CLI and tests ---------------------------------------------------------------------
+    def upload(self, key: str, data: bytes) -> None:
+        self.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
+
+    def records(self) -> list[dict[str, Any]]:
+        ddb, de = self.client("dynamodb"), TypeDeserializer()
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": TABLE}
+        while True:
+            page = ddb.scan(**kwargs)
+            items += [{k: de.deserialize(v) for k, v in i.items()} for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def terminal_records(self) -> dict[str, dict[str, Any]]:
+        return {r["objectKey"]: r for r in self.records() if r.get("status") in TERMINAL}
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        resp = self.client("sqs").receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return list(resp.get("Messages", []))
+
+
+@contextmanager
+def running(options: StackOptions | None = None) -> Iterator[LocalStack]:
+    stack = LocalStack(options).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Bounded polling on real time (the stack's parts run on their own threads)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        pause.wait(interval)
+    return predicate()

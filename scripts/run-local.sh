@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The README's run command: makes its own venv, then runs the whole pipeline on this machine
+# (moto + the pyannoteAI emulator; no AWS account, no internet).
+#   scripts/run-local.sh            demo: upload samples, print the records, stop
+#   scripts/run-local.sh serve      keep running for your own uploads (Ctrl-C stops)
+set -euo pipefail
+source "$(dirname "$0")/_venv.sh"
+cd "$ROOT"
+make_venv .venv-local requirements-local.txt
+export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT"
+exec .venv-local/bin/python -m voiceprint_local "${@:-demo}"
