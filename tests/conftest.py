@@ -187,12 +187,25 @@ def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], s
     import io
     import logging
 
+    from aws_lambda_powertools import Logger
+
+    # Powertools treats the first handler as its own: make sure it exists before ours is added second.
+    Logger(service="voiceprint-pipeline")
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
     logger = logging.getLogger("voiceprint-pipeline")
-    if logger.handlers:
-        handler.setFormatter(logger.handlers[0].formatter)
+    handler.setFormatter(logger.handlers[0].formatter)
     logger.addHandler(handler)
+    # Powertools sets levels once per process (children at first import); the local stack may have quietened them.
+    # Only existing loggers: materialising a logging.PlaceHolder would orphan Powertools' child loggers.
+    loggers = [logger] + [
+        lg
+        for name, lg in logging.root.manager.loggerDict.items()
+        if name.startswith("voiceprint-pipeline.") and isinstance(lg, logging.Logger)
+    ]
+    levels = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.INFO)
 
     def read() -> str:
         out = capsys.readouterr()
@@ -202,3 +215,5 @@ def captured_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], s
         yield read
     finally:
         logger.removeHandler(handler)
+        for lg, lvl in levels:
+            lg.setLevel(lvl)

@@ -125,6 +125,7 @@ class LocalHttpApi:
 def _http_handler(api: LocalHttpApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = 2  # idle keep-alive connections close, so a stopped server leaves no thread behind
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

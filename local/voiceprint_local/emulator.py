@@ -43,7 +43,8 @@ class EmulatorConfig:
     webhook_secret: str
     presign_secret_key: str | None = None  # when set, presigned S3 URLs are verified like S3 would
     signature_encoding: str = "hex"
-    rate_limits: dict[str, int] | None = None  # e.g. {"submit": 100, "media": 100, "read": 300} per minute
+    rate_limits: dict[str, int] | None = None  # e.g. {"submit": 100, "media": 100, "read": 300} per window
+    rate_window_seconds: float = 60.0  # the API's window is a minute; tests shorten it
     processing_seconds: float = 0.5  # emulated time from creation to result
     latency_seconds: float = 0.0  # real delay added to every answer
     failure_rate: float = 0.0  # share of jobs that fail for no reason of the audio's
@@ -195,18 +196,19 @@ class Emulator:
             return 200, None, {}
         limit = limits[group]
         now = self.clock.now()
-        window = int(now // 60)
+        size = self.config.rate_window_seconds
+        window = int(now // size)
         with self._lock:
             current, used = self._windows.get(group, (window, 0))
             if current != window:
                 current, used = window, 0
-            reset = (window + 1) * 60
+            reset = math.ceil((window + 1) * size)
             if used >= limit:
                 retry_after = max(1, math.ceil(reset - now))
                 headers = {
                     "X-RateLimit-Limit": str(limit),
                     "X-RateLimit-Remaining": "0",
-                    "X-RateLimit-Reset": str(reset),
+                    "X-RateLimit-Reset": str(int(reset)),
                     "Retry-After": str(retry_after),
                 }
                 return 429, {"requestId": str(uuid.uuid4()), "message": "Too many requests"}, headers
@@ -446,6 +448,7 @@ class Emulator:
 def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = 2  # idle keep-alive connections close, so a stopped server leaves no thread behind
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -7,6 +7,7 @@ real-shaped event (as Lambda's own invoke is). Resources are made from template.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import logging
@@ -23,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import requests
 from boto3.dynamodb.types import TypeDeserializer
 
 from voiceprint.job_state import TERMINAL
@@ -103,6 +105,8 @@ class LocalStack:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._moto.start()
         self.aws_url = f"http://127.0.0.1:{port}"
+        # moto's backends live in this process, not in the server: start from an empty account every time.
+        requests.post(f"{self.aws_url}/moto-api/reset", timeout=10).raise_for_status()
         self._set_env(
             {
                 "AWS_ENDPOINT_URL": self.aws_url,
@@ -139,6 +143,10 @@ class LocalStack:
             self._moto = None
         for name in FUNCTIONS:
             sys.modules.pop(f"functions.{name}.app", None)
+        # The handlers' boto3 clients hold keep-alive connections that keep moto's request threads waiting;
+        # dropping them (clients are reference cycles, hence the collect) closes those sockets.
+        self.handlers.clear()
+        gc.collect()
         self._restore_env()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:

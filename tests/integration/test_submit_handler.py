@@ -288,7 +288,6 @@ def test_terminal_records_are_never_resubmitted(load_handler, aws: Aws, emulator
 def test_secrets_and_presigned_urls_never_reach_the_logs(
     load_handler, aws: Aws, emulator: Emulator, captured_logs
 ) -> None:
-    load_handler("submit")  # the service logger exists before the capture is attached
     emulator.script("/v1/voiceprint", (400, {"message": "Invalid request", "errors": []}, {}))
     _submit(load_handler, aws, "one.wav", SHORT)
     _submit(load_handler, aws, "two.wav", SHORT)
