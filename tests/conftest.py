@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,10 +19,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from voiceprint.settings import get_settings
 from voiceprint_local import template
-from voiceprint_local.emulator import Emulator, EmulatorConfig
-from voiceprint_local.lambda_context import LocalLambdaContext
+
+# In Lambda these exist before any import; Powertools names child loggers (the layer modules') from them at import.
+for _name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):
+    os.environ.setdefault(_name, str(template.global_environment()[_name]))
+
+from voiceprint.settings import get_settings  # noqa: E402 - after the environment above
+from voiceprint_local.emulator import Emulator, EmulatorConfig  # noqa: E402
+from voiceprint_local.lambda_context import LocalLambdaContext  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -114,8 +120,8 @@ def aws(aws_credentials: None) -> Iterator[Aws]:
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    # Jobs never finish on their own here: tests decide what each job's webhook says.
-    emu = Emulator(EmulatorConfig(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET, processing_seconds=1e9)).start()
+    # No background worker: jobs never finish on their own and no webhook leaves; tests decide what happens.
+    emu = Emulator(EmulatorConfig(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET)).start(background=False)
     try:
         yield emu
     finally:

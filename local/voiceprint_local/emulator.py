@@ -118,15 +118,18 @@ class Emulator:
         self._http = requests.Session()
 
     # -- lifecycle -----------------------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, background: bool = True) -> Emulator:
+        """Serve HTTP; with `background`, a worker also calls tick() every 10 ms. Tests that drive a manual
+        clock pass background=False and call tick() themselves, so nothing happens behind their back."""
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._threads = [
             threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator-http", daemon=True
-            ),
-            threading.Thread(target=self._work_loop, name="emulator-worker", daemon=True),
+            )
         ]
+        if background:
+            self._threads.append(threading.Thread(target=self._work_loop, name="emulator-worker", daemon=True))
         for t in self._threads:
             t.start()
         return self

@@ -25,7 +25,7 @@ KEY = "client-test-key"
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    e = Emulator(EmulatorConfig(api_key=KEY, webhook_secret="s", processing_seconds=1e9)).start()
+    e = Emulator(EmulatorConfig(api_key=KEY, webhook_secret="s")).start(background=False)
     try:
         yield e
     finally:
