@@ -6,8 +6,6 @@ Bounded in time, loopback only; every test's stack is stopped in a finally, what
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -196,40 +194,3 @@ def test_emulator_enforces_its_own_limits(stack: LocalStack) -> None:
     ).json()
     assert wait_for(lambda: stack.emulator is not None and stack.emulator.jobs[job2["jobId"]].status == "failed", 10)
     assert stack.emulator.jobs[job2["jobId"]].output == {"error": "Could not load audio"}
-
-
-def _refuses(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
-
-def _serves(thread: threading.Thread, ports: list[int]) -> bool:
-    """A request thread of one of these ports (another stack may be running beside this one)."""
-    args = getattr(thread, "_args", ())
-    sock = args[0] if args and isinstance(args[0], socket.socket) else None
-    try:
-        return sock is not None and sock.getsockname()[1] in ports
-    except OSError:
-        return False
-
-
-def test_the_stack_stops_everything_it_started() -> None:
-    threads_before = set(threading.enumerate())
-    stack = LocalStack(StackOptions(log_level="WARNING", metrics=False)).start()
-    try:
-        assert stack.emulator is not None
-        assert stack.api is not None
-        ports = [int(u.rsplit(":", 1)[1].split("/")[0]) for u in (stack.aws_url, stack.emulator.url, stack.api.url)]
-        assert not any(_refuses(p) for p in ports)
-        started = [t for t in threading.enumerate() if t not in threads_before]
-        assert {"sqs-dispatcher", "reconciler-schedule", "emulator-worker"} <= {t.name for t in started}
-    finally:
-        stack.stop()
-    assert all(_refuses(p) for p in ports)
-
-    def leftovers() -> list[str]:
-        return [t.name for t in started + threading.enumerate() if t.is_alive() and (t in started or _serves(t, ports))]
-
-    # Request threads finish once their keep-alive connections close; give them a bounded moment.
-    assert wait_for(lambda: not leftovers(), 10), leftovers()

@@ -1,0 +1,49 @@
+"""The documented access patterns: a result by object version, by object key (all versions), by jobId."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Aws, context, s3_sqs_event
+from voiceprint.job_store import JobStore
+from voiceprint.object_ref import record_keys
+from voiceprint_local.audio_samples import wav_bytes
+from voiceprint_local.emulator import Emulator
+
+
+def _upload(load_handler, aws: Aws, key: str, data: bytes) -> str:
+    version, size = aws.put(key, data)
+    assert load_handler("submit").lambda_handler(s3_sqs_event(aws, key, size, version), context()) == {
+        "batchItemFailures": []
+    }
+    return version
+
+
+def test_results_by_object_version_key_and_job(load_handler, aws: Aws, emulator: Emulator) -> None:
+    v1 = _upload(load_handler, aws, "people/dana.wav", wav_bytes(1.0, "alice"))
+    v2 = _upload(load_handler, aws, "people/dana.wav", wav_bytes(1.2, "bob"))
+    _upload(load_handler, aws, "people/other.wav", wav_bytes(1.0, "carol"))
+    store = JobStore(aws.ddb, aws.table, retention_days=30)
+
+    by_version = store.get(record_keys(aws.bucket, "people/dana.wav", v1))
+    assert by_version is not None
+    assert by_version["versionId"] == v1
+
+    versions = store.list_object_versions(aws.bucket, "people/dana.wav")
+    assert sorted(v["versionId"] for v in versions) == sorted([v1, v2])
+
+    job_id = by_version["jobId"]
+    found = store.find_by_job(job_id)
+    assert found is not None
+    assert (found["pk"], found["sk"]) == (by_version["pk"], by_version["sk"])
+    assert store.find_by_job("no-such-job") is None
+
+
+def test_pending_index_lists_only_jobs_waiting_for_a_result(load_handler, aws: Aws, emulator: Emulator) -> None:
+    _upload(load_handler, aws, "waiting.wav", wav_bytes(1.0, "alice"))
+    _upload(load_handler, aws, "empty.wav", b"")
+    store = JobStore(aws.ddb, aws.table, retention_days=30)
+    pending = store.pending_before(cutoff=10**10, limit=10)
+    assert [json.dumps(sorted(p)) for p in pending] == [
+        json.dumps(sorted(["pk", "sk", "pendingShard", "pendingSince", "jobId", "submittedAt", "early"]))
+    ]
