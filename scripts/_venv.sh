@@ -29,3 +29,12 @@ make_venv() {
     echo "$want:$req" > "$stamp"
   fi
 }
+
+# The [embeddings] extra's weights: resemblyzer is only a carrier for pretrained.pt, so none of its
+# dependencies (torch, librosa) are installed.
+install_resemblyzer_weights() {
+  local dir="$1"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-embeddings.txt"
+  "$dir/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("resemblyzer") is None)' \
+    || "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps resemblyzer==0.1.4
+}

@@ -3,9 +3,11 @@
 # (moto + the pyannoteAI emulator; no AWS account, no internet).
 #   scripts/run-local.sh            demo: upload samples, print the records, stop
 #   scripts/run-local.sh serve      keep running for your own uploads (Ctrl-C stops)
+#   add --embeddings to either for real speaker embeddings (installs the optional extra)
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh"
 cd "$ROOT"
 make_venv .venv-local requirements-local.txt
+case " $* " in *" --embeddings "*) install_resemblyzer_weights .venv-local ;; esac
 export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT"
 exec .venv-local/bin/python -m voiceprint_local "${@:-demo}"

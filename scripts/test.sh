@@ -6,6 +6,7 @@ cd "$ROOT"
 
 echo "== venvs"
 make_venv .venv requirements-dev.txt
+install_resemblyzer_weights .venv
 make_venv .venv-tools requirements-tools.txt
 
 echo "== ruff"

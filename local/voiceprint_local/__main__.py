@@ -46,10 +46,21 @@ def print_records(records: list[dict[str, Any]]) -> None:
         print(f"  {r['objectKey']!s:<{width}}  {r.get('status')!s:<10} {describe(r)}")
 
 
+def _emulator_options(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.embeddings:
+        return {}
+    from voiceprint_local.embeddings import model
+
+    model()  # fail now, with the install hint, rather than inside the emulator
+    return {"embedding": "resemblyzer"}
+
+
 def demo(args: argparse.Namespace) -> int:
     files = demo_files()
     started = time.monotonic()
-    options = StackOptions(log_level="INFO" if args.verbose else "WARNING", metrics=args.verbose)
+    options = StackOptions(
+        log_level="INFO" if args.verbose else "WARNING", metrics=args.verbose, emulator=_emulator_options(args)
+    )
     with LocalStack(options) as stack:
         print(
             f"local stack up in {time.monotonic() - started:.1f} s (moto {stack.aws_url}, pyannoteAI emulator "
@@ -73,7 +84,11 @@ def demo(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     options = StackOptions(
-        moto_port=args.aws_port, api_port=args.api_port, emulator_port=args.emulator_port, log_level="INFO"
+        moto_port=args.aws_port,
+        api_port=args.api_port,
+        emulator_port=args.emulator_port,
+        log_level="INFO",
+        emulator=_emulator_options(args),
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -115,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--aws-port", type=int, default=4566)
     p_serve.add_argument("--api-port", type=int, default=3000)
     p_serve.add_argument("--emulator-port", type=int, default=8765)
+    for p in (p_demo, p_serve):
+        p.add_argument("--embeddings", action="store_true", help="real speaker embeddings (optional extra)")
     args = parser.parse_args(argv)
     return int(demo(args) if args.command == "demo" else serve(args))
 

@@ -53,6 +53,7 @@ class EmulatorConfig:
     status_only: bool | None = None  # force webhookStatusOnly on every job
     seed: int = 0
     retry_schedule: tuple[float, ...] = RETRY_SCHEDULE
+    embedding: str = "toy"  # "resemblyzer": real speaker embeddings (the optional [embeddings] extra)
 
 
 @dataclass
@@ -391,21 +392,28 @@ class Emulator:
             return "failed", {"error": f"Audio too long ({length:.1f} s, max 30 s)"}
         if self._rng.random() < self.config.failure_rate:
             return "failed", {"error": "Internal processing error"}
+        voiceprint = self._voiceprint(audio)
+        if job.kind == "voiceprint":
+            return "succeeded", {"voiceprint": voiceprint}
+        return "succeeded", self._identify(job, voiceprint, float(length))
+
+    def _voiceprint(self, audio: bytes) -> str:
+        if self.config.embedding == "resemblyzer":
+            from voiceprint_local import embeddings
+
+            samples = embeddings.wav_samples(audio)
+            if samples is not None:
+                return voiceprints.encode_embedding(embeddings.embed(*samples))
         vector = voiceprints.embedding(audio)
         if vector is None:  # not 16-bit PCM WAV: still deterministic, from the bytes
             vector = [((b % 200) - 100) / 100 for b in audio[-24:].rjust(24, b"\0")]
-        if job.kind == "voiceprint":
-            return "succeeded", {"voiceprint": voiceprints.encode(vector)}
-        return "succeeded", self._identify(job, vector, float(length))
+        return voiceprints.encode(vector)
 
     @staticmethod
-    def _identify(job: Job, vector: list[float], length: float) -> dict[str, Any]:
+    def _identify(job: Job, voiceprint: str, length: float) -> dict[str, Any]:
         matching = job.request.get("matching") or {}
         threshold = float(matching.get("threshold") or 0)
-        scores = {}
-        for vp in job.request["voiceprints"]:
-            other = voiceprints.decode(vp["voiceprint"])
-            scores[vp["label"]] = voiceprints.similarity(vector, other) if other else 0.0
+        scores = {vp["label"]: voiceprints.compare(voiceprint, vp["voiceprint"]) for vp in job.request["voiceprints"]}
         best = max(scores, key=lambda k: scores[k])
         match = best if scores[best] >= threshold else None
         segment = {"speaker": "SPEAKER_00", "start": 0.0, "end": round(length, 3)}

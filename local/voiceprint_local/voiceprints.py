@@ -1,7 +1,8 @@
-"""The emulator's toy voiceprints: band energies of WAV audio, tagged as emulator output.
+"""The emulator's voiceprints, always tagged as emulator output.
 
-Not a speaker model: a deterministic fingerprint good enough for local identification between the synthetic
-speakers of audio_samples. Real embeddings are the optional [embeddings] extra (not built yet).
+Default ("emulator-v1:"): band energies of WAV audio. Not a speaker model: a deterministic fingerprint good
+enough to tell apart the synthetic speakers of audio_samples, with nothing to install. With the optional
+[embeddings] extra ("resemblyzer-v1:"): real 256-d speaker embeddings, see embeddings.py.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import json
 import math
 import struct
 import wave
+from typing import Any
 
 PREFIX = "emulator-v1:"
+RESEMBLYZER_PREFIX = "resemblyzer-v1:"
 BANDS = tuple(80.0 * (2 ** (i / 4)) for i in range(24))  # 80 Hz .. ~4.5 kHz, quarter octaves
 FRAMES = 12
 FRAME_SIZE = 512
@@ -60,7 +63,15 @@ def encode(vector: list[float]) -> str:
     return PREFIX + base64.urlsafe_b64encode(payload).decode()
 
 
+def encode_embedding(vector: list[float] | Any) -> str:
+    """A real embedding (float32) as an opaque string, ~1.4k characters for 256 dimensions."""
+    import numpy as np
+
+    return RESEMBLYZER_PREFIX + base64.urlsafe_b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+
+
 def decode(voiceprint: str) -> list[float] | None:
+    """The vector of a toy voiceprint, or None."""
     if not voiceprint.startswith(PREFIX):
         return None
     try:
@@ -70,7 +81,26 @@ def decode(voiceprint: str) -> list[float] | None:
         return None
 
 
+def decode_embedding(voiceprint: str) -> list[float] | None:
+    if not voiceprint.startswith(RESEMBLYZER_PREFIX):
+        return None
+    raw = base64.urlsafe_b64decode(voiceprint[len(RESEMBLYZER_PREFIX) :])
+    if len(raw) % 4:
+        return None
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+
+
 def similarity(a: list[float], b: list[float]) -> float:
     """Cosine similarity mapped to the API's 0..100 confidence scale."""
     dot = sum(x * y for x, y in zip(a, b, strict=False))
     return round(max(0.0, min(100.0, 50.0 * (dot + 1.0))), 1)
+
+
+def compare(a: str, b: str) -> float:
+    """Confidence (0..100) that two emulator voiceprints are the same speaker; 0 across kinds."""
+    if a.startswith(RESEMBLYZER_PREFIX) and b.startswith(RESEMBLYZER_PREFIX):
+        ea, eb = decode_embedding(a), decode_embedding(b)
+        # resemblyzer embeddings are non-negative and unit-norm: the cosine is already in [0, 1]
+        return round(100.0 * max(0.0, sum(x * y for x, y in zip(ea or [], eb or [], strict=False))), 1)
+    ta, tb = decode(a), decode(b)
+    return similarity(ta, tb) if ta and tb else 0.0

@@ -38,6 +38,13 @@ def test_demo_prints_a_record_per_sample(capsys: pytest.CaptureFixture[str]) -> 
     assert out.rstrip().endswith("local stack stopped.")
 
 
+def test_demo_with_real_embeddings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--embeddings", "--timeout", "60"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("succeeded  voiceprint resemblyzer-v1:") == 3
+    assert "(1383 chars)" in out  # 256 float32 values, base64
+
+
 def test_serve_runs_until_interrupted() -> None:
     ports = [free_port() for _ in range(3)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "local", "."))}

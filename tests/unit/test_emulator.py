@@ -154,6 +154,22 @@ def test_identify_answers_from_the_voiceprints(emu: Emulator, clock: ManualClock
     )
 
 
+def test_identify_with_real_embeddings(emu: Emulator, clock: ManualClock) -> None:
+    emu.config.embedding = "resemblyzer"
+    enrol = {s: _media_job(emu, wav_bytes(2.5, s, seed=20)) for s in ("alice", "bob", "carol")}
+    clock.advance(5)
+    emu.tick()
+    prints = [{"label": s.title(), "voiceprint": emu.jobs[j].output["voiceprint"]} for s, j in enrol.items()]  # type: ignore[index]
+    assert all(p["voiceprint"].startswith(voiceprints.RESEMBLYZER_PREFIX) for p in prints)
+    for speaker in ("alice", "bob", "carol"):
+        job_id = _media_job(emu, wav_bytes(3.0, speaker, seed=21), "/v1/identify", voiceprints=prints)
+        clock.advance(5)
+        emu.tick()
+        answer = requests.get(f"{emu.url}/v1/jobs/{job_id}", headers=AUTH, timeout=5).json()
+        openapi_spec.validate("IdentifyJob", answer)
+        assert answer["output"]["identification"][0]["match"] == speaker.title()
+
+
 def test_limits_fail_the_job_with_output_error(emu: Emulator, clock: ManualClock) -> None:
     from voiceprint_local.audio_samples import silent_wav
 
