@@ -173,9 +173,17 @@ def test_identify_with_real_embeddings(emu: Emulator, clock: ManualClock) -> Non
 def test_limits_fail_the_job_with_output_error(emu: Emulator, clock: ManualClock) -> None:
     from voiceprint_local.audio_samples import silent_wav
 
+    emu.config.max_audio_bytes = 100_000
+    big_id = _media_job(emu, silent_wav(7))  # 112 kB at 8 kHz
     long_id = _media_job(emu, silent_wav(31))
     junk_id = _media_job(emu, b"not audio at all" * 10)
     missing = requests.post(f"{emu.url}/v1/voiceprint", json={"url": "media://nowhere.wav"}, headers=AUTH, timeout=5)
+    clock.advance(5)
+    emu.tick()
+    assert emu.jobs[big_id].output == {"error": "File too large (max 100000 bytes)"}
+    assert emu.jobs[long_id].output == {"error": "File too large (max 100000 bytes)"}
+    emu.config.max_audio_bytes = 100 * 1024 * 1024
+    long_id = _media_job(emu, silent_wav(31))
     clock.advance(5)
     emu.tick()
     assert emu.jobs[long_id].output == {"error": "Audio too long (31.0 s, max 30 s)"}
