@@ -134,6 +134,7 @@ def function_env(aws: Aws, api_url: str, function: str, **overrides: str) -> dic
         "ApiKeySecretName": aws.api_key_secret,
         "WebhookSecretName": aws.webhook_secret,
         "PyannoteApiUrl": api_url,
+        "DeadLetterQueue": aws.dlq_url,
     }
     return template.resolved_environment(function, refs, {"WEBHOOK_URL": WEBHOOK_URL, **overrides})
 

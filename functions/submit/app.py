@@ -11,8 +11,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voiceprint import wiring
+from voiceprint.queue_actions import QueueActions
 from voiceprint.settings import get_settings
-from voiceprint.submit_service import RetryLater, SubmitService, parse_receive_count
+from voiceprint.submit_service import DeadLetter, RetryLater, SubmitService, parse_receive_count
 
 logger = Logger()
 metrics = Metrics()
@@ -21,26 +22,22 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 settings = get_settings()
 sqs = wiring.sqs()
+queue = QueueActions(sqs, settings.dead_letter_queue_url)
 service = SubmitService(
     settings=settings, store=wiring.job_store(settings), s3=wiring.s3(), client=wiring.pyannote_client(settings)
 )
-
-
-def _queue_url(record: SQSRecord) -> str:
-    # arn:aws:sqs:<region>:<account>:<name> -> the queue URL, without an extra API call
-    _, _, _, _region, account, name = record.event_source_arn.split(":", 5)
-    return f"{sqs.meta.endpoint_url.rstrip('/')}/{account}/{name}"
 
 
 def record_handler(record: SQSRecord) -> list[str]:
     try:
         return service.handle_message(record.body, parse_receive_count(record.attributes.raw_event))
     except RetryLater as exc:
-        # Bring the message back when the API allows (Retry-After) instead of after the queue's default.
-        sqs.change_message_visibility(
-            QueueUrl=_queue_url(record), ReceiptHandle=record.receipt_handle, VisibilityTimeout=exc.delay_seconds
-        )
+        queue.delay(record.event_source_arn, record.receipt_handle, exc.delay_seconds)
         raise
+    except DeadLetter as exc:
+        if queue.dead_letter(record.body, exc.reason):
+            return ["dead_letter"]  # moved, with its reason: done here
+        raise  # no DLQ configured: the queue's redrive policy moves it eventually
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -214,6 +214,7 @@ class LocalStack:
             "WebhookSecretName": "voiceprint/pyannote-webhook-secret",
             "PyannoteApiUrl": self.emulator.url,
             "LogLevel": self.options.log_level,
+            "DeadLetterQueue": self.dlq_url,
         }
         env: dict[str, str] = {}
         for logical_id in FUNCTIONS.values():

@@ -181,7 +181,7 @@ def _visibility_changes(app, monkeypatch) -> list[dict]:
 @pytest.mark.parametrize(
     ("answer", "expect_delay"),
     [
-        ((429, {"requestId": "r", "message": "Too many requests"}, {"Retry-After": "37"}), (37, 45)),
+        ((429, {"requestId": "r", "message": "Too many requests"}, {"Retry-After": "37"}), (37, 47)),
         ((500, {"message": "oops"}, {}), (1, 10)),
         ((503, None, {}), (1, 10)),
         ((401, {"requestId": "r", "message": "Invalid API key"}, {}), (1, 10)),
@@ -204,7 +204,8 @@ def test_transient_and_account_errors_return_the_message_to_the_queue(
     record = _record(aws, "retry.wav", version)
     assert record["status"] == "retrying"
     assert str(answer[0]) in record["lastError"]
-    # The redelivery takes the claim again and completes.
+    # The redelivery (after the delay it was given) takes the claim again and completes.
+    monkeypatch.setattr(app.service, "_clock", lambda: time.time() + call["VisibilityTimeout"])
     result = app.lambda_handler(s3_sqs_event(aws, "retry.wav", size, version, receive_count=2), context())
     assert result == {"batchItemFailures": []}
     record = _record(aws, "retry.wav", version)
@@ -213,16 +214,79 @@ def test_transient_and_account_errors_return_the_message_to_the_queue(
     assert "lastError" not in record
 
 
-def test_last_attempt_marks_the_record_dead_lettered(load_handler, aws: Aws, emulator: Emulator, monkeypatch) -> None:
+def _dlq_messages(aws: Aws) -> list[dict]:
+    resp = aws.sqs.receive_message(QueueUrl=aws.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    return list(resp.get("Messages", []))
+
+
+def test_out_of_attempts_moves_the_message_to_the_dlq_with_its_reason(
+    load_handler, aws: Aws, emulator: Emulator, monkeypatch
+) -> None:
     version, size = aws.put("dead.wav", SHORT)
-    app = load_handler("submit")
+    app = load_handler("submit", MAX_SUBMIT_ATTEMPTS="2")
     _visibility_changes(app, monkeypatch)
-    emulator.script("/v1/voiceprint", (503, None, {}))
-    result = app.lambda_handler(s3_sqs_event(aws, "dead.wav", size, version, receive_count=8), context())
-    assert result["batchItemFailures"] == [{"itemIdentifier": "msg-0"}]
+    emulator.script("/v1/voiceprint", (503, None, {}), (500, {"message": "still down"}, {}))
+    first = app.lambda_handler(s3_sqs_event(aws, "dead.wav", size, version, receive_count=1), context())
+    assert first["batchItemFailures"] == [{"itemIdentifier": "msg-0"}]
+    assert _dlq_messages(aws) == []
+    second = app.lambda_handler(s3_sqs_event(aws, "dead.wav", size, version, receive_count=2), context())
+    assert second == {"batchItemFailures": []}  # moved to the DLQ by the function, so done here
     record = _record(aws, "dead.wav", version)
     assert record["status"] == "dead_letter"
-    assert "503" in record["lastError"]
+    assert record["failures"] == 2
+    assert "still down" in record["lastError"]
+    [moved] = _dlq_messages(aws)
+    assert "still down" in moved["MessageAttributes"]["reason"]["StringValue"]
+    # Redrive: the same message comes back to the input queue and is submitted this time.
+    redriven = s3_sqs_event(aws, "dead.wav", size, version, receive_count=1)
+    redriven["Records"][0]["body"] = moved["Body"]
+    assert app.lambda_handler(redriven, context()) == {"batchItemFailures": []}
+    assert _record(aws, "dead.wav", version)["status"] == "submitted"
+
+
+def test_throttling_does_not_spend_the_dead_letter_budget(
+    load_handler, aws: Aws, emulator: Emulator, monkeypatch
+) -> None:
+    version, size = aws.put("busy.wav", SHORT)
+    app = load_handler("submit", MAX_SUBMIT_ATTEMPTS="2")
+    calls = _visibility_changes(app, monkeypatch)
+    limited = (429, {"requestId": "r", "message": "Too many requests"}, {"Retry-After": "30"})
+    emulator.script("/v1/voiceprint", limited, limited, limited, limited)
+    clock = {"now": time.time()}
+    monkeypatch.setattr(app.service, "_clock", lambda: clock["now"])
+    for attempt in range(1, 5):
+        result = app.lambda_handler(s3_sqs_event(aws, "busy.wav", size, version, receive_count=attempt), context())
+        assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+        clock["now"] += calls[-1]["VisibilityTimeout"]
+    record = _record(aws, "busy.wav", version)
+    assert record["status"] == "retrying"
+    assert record["throttles"] == 4
+    assert "failures" not in record
+    assert _dlq_messages(aws) == []
+    # each throttle waits at least Retry-After, with a spread that grows: 30+[0,10), 30+[0,20), ...
+    assert all(c["VisibilityTimeout"] >= 30 for c in calls)
+    assert app.lambda_handler(s3_sqs_event(aws, "busy.wav", size, version, receive_count=5), context()) == {
+        "batchItemFailures": []
+    }
+
+
+def test_after_a_429_the_rest_of_the_batch_waits_without_calling_the_api(
+    load_handler, aws: Aws, emulator: Emulator, monkeypatch
+) -> None:
+    records = []
+    for i in range(3):
+        version, size = aws.put(f"batch/{i}.wav", SHORT)
+        rec = s3_sqs_event(aws, f"batch/{i}.wav", size, version)["Records"][0]
+        rec["messageId"] = f"msg-{i}"
+        records.append(rec)
+    app = load_handler("submit")
+    calls = _visibility_changes(app, monkeypatch)
+    emulator.script("/v1/voiceprint", (429, {"requestId": "r", "message": "Too many requests"}, {"Retry-After": "20"}))
+    result = app.lambda_handler({"Records": records}, context())
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"msg-{i}"} for i in range(3)]}
+    assert emulator.stats.requests["POST /v1/voiceprint"] == 1
+    assert all(c["VisibilityTimeout"] >= 19 for c in calls)
+    assert len(aws.items()) == 1  # the two others were not even claimed
 
 
 def test_partial_batch_failure_reports_only_the_failed_message(

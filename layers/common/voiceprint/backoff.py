@@ -19,13 +19,12 @@ def retry_delay(
 ) -> int:
     """Seconds to wait before attempt `attempt + 1` (attempt counts from 1).
 
-    A server-given Retry-After wins (plus a little jitter so a burst of throttled messages does not come back
-    in lockstep); otherwise exponential backoff with full jitter ("Exponential Backoff And Jitter", AWS
-    Architecture Blog), never below 1 s.
+    Exponential backoff with full jitter ("Exponential Backoff And Jitter", AWS Architecture Blog): a random
+    delay below min(cap, base * 2^(attempt-1)). A server-given Retry-After is a floor added to that jitter, so a
+    burst of throttled messages does not come back in lockstep at the start of the next rate-limit window, and
+    spreads further each time the same message is throttled again. Never below 1 s.
     """
-    if retry_after is not None and retry_after >= 0:
-        delay = retry_after + rand() * min(10.0, max(1.0, retry_after * 0.2))
-    else:
-        ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-        delay = rand() * ceiling
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    floor = retry_after if retry_after is not None and retry_after >= 0 else 0.0
+    delay = floor + rand() * ceiling
     return int(min(MAX_VISIBILITY_SECONDS, max(1.0, round(delay))))

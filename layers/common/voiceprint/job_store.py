@@ -57,7 +57,9 @@ class ApplyResult(StrEnum):
 @dataclass(frozen=True)
 class Claim:
     token: str
-    attempt: int
+    attempt: int  # claims taken on this object version, this one included
+    failures: int = 0  # transient failures so far (5xx, timeouts, 401/402): the dead-letter budget
+    throttles: int = 0  # 429s so far: they do not spend the budget, they only spread retries further
 
 
 class LostClaim(Exception):
@@ -162,14 +164,27 @@ class JobStore:
                 return None
             raise
         assert item is not None
-        return Claim(token=token, attempt=int(item.get("attempts", 1)))
+        return Claim(
+            token=token,
+            attempt=int(item.get("attempts", 1)),
+            failures=int(item.get("failures", 0)),
+            throttles=int(item.get("throttles", 0)),
+        )
 
-    def _release(self, ref: ObjectRef, claim: Claim, set_: Mapping[str, Any], remove: tuple[str, ...]) -> None:
+    def _release(
+        self,
+        ref: ObjectRef,
+        claim: Claim,
+        set_: Mapping[str, Any],
+        remove: tuple[str, ...],
+        add: Mapping[str, Any] | None = None,
+    ) -> None:
         try:
             self._update(
                 ref.keys,
                 set_=set_,
                 remove=("leaseUntil", "claimToken", *remove),
+                add=add,
                 condition="claimToken = :tok",
                 cond_values={":tok": claim.token},
             )
@@ -178,9 +193,14 @@ class JobStore:
                 raise LostClaim(ref.label) from None
             raise
 
-    def mark_retrying(self, ref: ObjectRef, claim: Claim, *, reason: str, now: float, dead_letter: bool) -> None:
+    def mark_retrying(
+        self, ref: ObjectRef, claim: Claim, *, reason: str, now: float, throttled: bool, dead_letter: bool
+    ) -> None:
         status = Status.DEAD_LETTER if dead_letter else Status.RETRYING
-        self._release(ref, claim, {"status": status.value, "lastError": reason, "updatedAt": int(now)}, ())
+        counter = "throttles" if throttled else "failures"
+        self._release(
+            ref, claim, {"status": status.value, "lastError": reason, "updatedAt": int(now)}, (), add={counter: 1}
+        )
 
     def mark_failed(self, ref: ObjectRef, claim: Claim, *, code: FailureCode, reason: str, now: float) -> None:
         self._release(

@@ -60,6 +60,8 @@ class Settings:
     max_webhook_body_bytes: int
     http_timeout_seconds: int
     max_receive_count: int
+    max_submit_attempts: int
+    dead_letter_queue_url: str
     reconcile_after_seconds: int
     lost_after_seconds: int
     reconcile_max_polls: int
@@ -85,7 +87,11 @@ class Settings:
             accept_previous_webhook_secret=_bool(env, "ACCEPT_PREVIOUS_WEBHOOK_SECRET", True),
             max_webhook_body_bytes=_int(env, "MAX_WEBHOOK_BODY_BYTES", 1024 * 1024, 1024, 6 * 1024 * 1024),
             http_timeout_seconds=_int(env, "HTTP_TIMEOUT_SECONDS", 8, 1, 60),
-            max_receive_count=_int(env, "MAX_RECEIVE_COUNT", 8, 1, 1000),
+            # The queue's redrive count is a backstop for invocations that crash; transient API failures have
+            # their own budget, and 429s spend neither (a burst must not dead-letter healthy uploads).
+            max_receive_count=_int(env, "MAX_RECEIVE_COUNT", 50, 1, 1000),
+            max_submit_attempts=_int(env, "MAX_SUBMIT_ATTEMPTS", 8, 1, 100),
+            dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
             # The template enforces >= 60 s; the local stack's tests use seconds.
             reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 900, 1, 86400),
             lost_after_seconds=_int(env, "LOST_AFTER_SECONDS", 25 * 3600, 3600, 7 * 86400),

@@ -39,6 +39,14 @@ class RetryLater(Exception):
         self.delay_seconds = delay_seconds
 
 
+class DeadLetter(Exception):
+    """Out of attempts: the message belongs in the dead-letter queue, with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ObjectGone(Exception):
     pass
 
@@ -66,18 +74,23 @@ class SubmitService:
         self._client = client
         self._clock = clock
         self._rand = rand
+        # After a 429 this container stops calling the API until the window has passed (the rest of a batch is
+        # requeued without a request that would only be refused too).
+        self._throttled_until = 0.0
 
     # -- entry point ---------------------------------------------------------------------------------------
     def handle_message(self, body: str, receive_count: int) -> list[str]:
         """Process one SQS message (an S3 notification). Returns one outcome label per S3 record.
 
-        Raises RetryLater if any record must be retried; the records already done are no-ops on redelivery.
+        Raises RetryLater if any record must be retried (the records already done are no-ops on redelivery), else
+        DeadLetter if any record is out of attempts.
         """
         event = json.loads(body)
         if event.get("Event") == "s3:TestEvent":  # sent once when the notification is configured
             return ["test_event"]
         outcomes: list[str] = []
         retry: RetryLater | None = None
+        dead: DeadLetter | None = None
         for record in event.get("Records", []):
             if not str(record.get("eventName", "")).startswith("ObjectCreated"):
                 outcomes.append("ignored_event")
@@ -89,8 +102,13 @@ class SubmitService:
                 outcomes.append("retry")
                 if retry is None or exc.delay_seconds > retry.delay_seconds:
                     retry = exc
+            except DeadLetter as exc:
+                outcomes.append("dead_letter")
+                dead = exc
         if retry is not None:
             raise retry
+        if dead is not None:
+            raise dead
         return outcomes
 
     def _wanted(self, key: str) -> bool:
@@ -104,6 +122,9 @@ class SubmitService:
         if not self._wanted(ref.key):
             return "filtered"
         now = self._clock()
+        if now < self._throttled_until:
+            wait = self._throttled_until - now
+            raise RetryLater("waiting for the API's rate-limit window", backoff.retry_delay(1, retry_after=wait))
         claim = self._store.claim(ref, now=now, lease_seconds=LEASE_SECONDS)
         if claim is None:
             logger.info("duplicate delivery: object version already claimed")
@@ -139,9 +160,9 @@ class SubmitService:
             return "refused:api_rejected"
         except RateLimited as exc:
             metrics.add_metric(name="ApiThrottled", unit=MetricUnit.Count, value=1)
-            self._retry(ref, claim, receive_count, str(exc), exc.retry_after)
+            self._retry(ref, claim, receive_count, str(exc), exc.retry_after, throttled=True)
         except (TransientError, AccountError) as exc:
-            self._retry(ref, claim, receive_count, str(exc), None)
+            self._retry(ref, claim, receive_count, str(exc), None, throttled=False)
 
         early = self._store.record_submitted(
             ref, claim, job_id=job.job_id, vendor_status=job.status, warning=job.warning, now=self._clock()
@@ -155,12 +176,29 @@ class SubmitService:
         return "submitted"
 
     def _retry(
-        self, ref: ObjectRef, claim: Claim, receive_count: int, reason: str, retry_after: float | None
+        self,
+        ref: ObjectRef,
+        claim: Claim,
+        receive_count: int,
+        reason: str,
+        retry_after: float | None,
+        *,
+        throttled: bool,
     ) -> NoReturn:
-        last = receive_count >= self._settings.max_receive_count
-        self._store.mark_retrying(ref, claim, reason=reason, now=self._clock(), dead_letter=last)
-        delay = backoff.retry_delay(receive_count, retry_after=retry_after, rand=self._rand)
-        logger.warning("submission will be retried", extra={"reason": reason, "delay": delay, "dead_letter": last})
+        failures = claim.failures + (0 if throttled else 1)
+        throttles = claim.throttles + (1 if throttled else 0)
+        exhausted = failures >= self._settings.max_submit_attempts or receive_count >= self._settings.max_receive_count
+        self._store.mark_retrying(
+            ref, claim, reason=reason, now=self._clock(), throttled=throttled, dead_letter=exhausted
+        )
+        if exhausted:
+            logger.error("out of attempts: dead-lettered", extra={"reason": reason, "failures": failures})
+            metrics.add_metric(name="JobsDeadLettered", unit=MetricUnit.Count, value=1)
+            raise DeadLetter(reason)
+        delay = backoff.retry_delay(throttles if throttled else failures, retry_after=retry_after, rand=self._rand)
+        if throttled:
+            self._throttled_until = max(self._throttled_until, self._clock() + (retry_after or delay))
+        logger.warning("submission will be retried", extra={"reason": reason, "delay": delay, "throttled": throttled})
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
         raise RetryLater(reason, delay)
 
