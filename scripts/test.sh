@@ -8,6 +8,7 @@ echo "== venvs"
 make_venv .venv requirements-dev.txt
 install_resemblyzer_weights .venv
 make_venv .venv-tools requirements-tools.txt
+make_venv .venv-scan requirements-scan.txt
 
 echo "== ruff"
 .venv/bin/ruff check .
@@ -19,5 +20,8 @@ export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export SAM_CLI_TELEMETRY=0
 .venv-tools/bin/cfn-lint template.yaml
 .venv-tools/bin/sam validate --lint --template template.yaml
+echo "== security: bandit (Lambda code; local/ and tests/ get ruff's S rules), checkov (template; skips justified inline)"
+.venv-scan/bin/bandit -q -r layers functions
+.venv-scan/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"

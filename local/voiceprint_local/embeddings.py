@@ -116,15 +116,15 @@ def _resolve(obj: Any, data: dict[str, Any]) -> Any:
 
 
 def load_legacy_torch(path: Path) -> dict[str, Any]:
+    """Every record goes through the restricted unpickler: nothing in the file can name code to run."""
     with path.open("rb") as f:
-        magic = pickle.load(f)  # noqa: S301 - three plain headers: numbers and a dict
-        if magic != 0x1950A86A20F9469CFC6C:
+        if _Unpickler(f).load() != 0x1950A86A20F9469CFC6C:  # magic number
             raise ValueError("not a legacy torch file")
-        pickle.load(f)  # noqa: S301 - protocol version
-        pickle.load(f)  # noqa: S301 - sys info
+        _Unpickler(f).load()  # protocol version
+        _Unpickler(f).load()  # sys info
         unpickler = _Unpickler(f)
         result = unpickler.load()
-        keys = pickle.load(f)  # noqa: S301 - list of storage keys
+        keys = _Unpickler(f).load()  # storage keys, in file order
         data: dict[str, Any] = {}
         for key in keys:
             dtype = np.dtype(unpickler.storages[key])

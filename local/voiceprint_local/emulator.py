@@ -51,6 +51,10 @@ class EmulatorConfig:
     drop_webhook_rate: float = 0.0  # share of jobs whose webhook is never sent
     duplicate_webhook_rate: float = 0.0  # share of jobs whose webhook is sent twice
     status_only: bool | None = None  # force webhookStatusOnly on every job
+    status_only_rate: float = 0.0  # share of jobs whose webhook is status-only anyway
+    error_rate: float = 0.0  # share of API requests answered 5xx (nothing created)
+    timeout_rate: float = 0.0  # share of submits that create the job, then answer too late for the client
+    stall_seconds: float = 10.0  # how late a "timeout" answers
     seed: int = 0
     retry_schedule: tuple[float, ...] = RETRY_SCHEDULE
     embedding: str = "toy"  # "resemblyzer": real speaker embeddings (the optional [embeddings] extra)
@@ -89,6 +93,8 @@ class Stats:
     webhooks_sent: int = 0
     webhooks_failed: int = 0
     webhooks_dropped: int = 0
+    injected_errors: int = 0
+    injected_timeouts: int = 0
 
 
 def _iso(ts: float) -> str:
@@ -183,12 +189,25 @@ class Emulator:
         scripted = self._next_scripted(path)
         if scripted is not None:
             return scripted[0], scripted[1], {**rl_headers, **scripted[2]}
+        if self.config.error_rate and self._chance(self.config.error_rate):
+            with self._lock:
+                self.stats.injected_errors += 1
+            return 503, {"requestId": str(uuid.uuid4()), "message": "Service Unavailable (injected)"}, rl_headers
         try:
             payload = json.loads(body) if body else None
         except ValueError:
             return 400, {"message": "Invalid JSON", "errors": [{"field": "body", "message": "not JSON"}]}, rl_headers
         status, answer = self._route(method, path, parts.query, payload)
+        if status == 200 and group == "submit" and self.config.timeout_rate and self._chance(self.config.timeout_rate):
+            # The job exists and is billed, but the client gives up before the answer: its retry bills again.
+            with self._lock:
+                self.stats.injected_timeouts += 1
+            self._stop.wait(self.config.stall_seconds)
         return status, answer, rl_headers
+
+    def _chance(self, rate: float) -> bool:
+        with self._lock:
+            return self._rng.random() < rate
 
     def _next_scripted(self, path: str) -> tuple[int, dict[str, Any] | None, dict[str, str]] | None:
         with self._lock:
@@ -251,6 +270,8 @@ class Emulator:
         status_only = bool(payload.get("webhookStatusOnly", False))
         if self.config.status_only is not None:
             status_only = self.config.status_only
+        elif self.config.status_only_rate and self._chance(self.config.status_only_rate):
+            status_only = True
         job = Job(
             id=str(uuid.uuid4()),
             kind=kind,

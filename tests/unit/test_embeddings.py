@@ -91,3 +91,18 @@ def test_missing_extra_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(embeddings.EmbeddingsUnavailable, match=r"--no-deps resemblyzer==0\.1\.4"):
         embeddings.weights_path()
+
+
+def test_a_crafted_weights_file_cannot_run_code(tmp_path: Path) -> None:
+    import os
+    import pickle
+
+    class Exploit:
+        def __reduce__(self) -> tuple:
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps(Exploit(), protocol=2))  # as the very first record (the "magic number")
+    with pytest.raises((ValueError, TypeError)):
+        embeddings.load_legacy_torch(evil)
+    assert not (tmp_path / "pwned").exists()

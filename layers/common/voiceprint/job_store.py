@@ -163,7 +163,8 @@ class JobStore:
             if _is_conditional_failure(exc):
                 return None
             raise
-        assert item is not None
+        if item is None:  # ReturnValues=ALL_NEW always returns the item; this only narrows the type
+            raise RuntimeError("UpdateItem returned no attributes")
         return Claim(
             token=token,
             attempt=int(item.get("attempts", 1)),
