@@ -12,11 +12,13 @@ import importlib
 import json
 import logging
 import os
+import random
 import secrets
 import socket
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +53,20 @@ def free_port() -> int:
 
 
 @dataclass
+class Faults:
+    """Faults the stack injects around the handlers (the emulator's own knobs cover the API side)."""
+
+    seed: int = 0
+    duplicate_delivery_rate: float = 0.0  # S3/SQS at-least-once: a notification delivered twice
+    crash_after_submit_rate: float = 0.0  # the submit invocation dies between the API call and the jobId write
+    dynamodb_throttle_rate: float = 0.0  # the handlers' DynamoDB calls answered ProvisionedThroughputExceeded
+
+
+class SimulatedCrash(Exception):
+    """An injected crash of an invocation (timeout, out of memory)."""
+
+
+@dataclass
 class StackOptions:
     moto_port: int = 0
     api_port: int = 0
@@ -62,6 +78,8 @@ class StackOptions:
     poll_wait_seconds: int = 1
     log_level: str = "INFO"
     metrics: bool = True
+    queue_visibility_seconds: int | None = None  # default: the template's
+    faults: Faults = field(default_factory=Faults)
 
 
 class LocalStack:
@@ -79,6 +97,13 @@ class LocalStack:
         self._locks = {name: threading.Lock() for name in FUNCTIONS}
         self.invocations: dict[str, int] = dict.fromkeys(FUNCTIONS, 0)
         self.errors: list[str] = []
+        self.injected: Counter[str] = Counter()
+        self._rng = random.Random(self.options.faults.seed)
+        self._rng_lock = threading.Lock()
+        self._unhooks: list[Callable[[], None]] = []
+        # The stack's own clients come from a session of their own: faults injected into the handlers' clients
+        # (the default session) never touch what the stack uses to observe them.
+        self._session: boto3.session.Session | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -118,6 +143,7 @@ class LocalStack:
                 "AWS_PROFILE": None,
             }
         )
+        self._session = boto3.session.Session()
         self._create_resources()
         config = EmulatorConfig(api_key=self.api_key, webhook_secret=self.webhook_secret, presign_secret_key=SECRET_KEY)
         for key, value in opts.emulator.items():
@@ -126,7 +152,9 @@ class LocalStack:
         self.api = LocalHttpApi({f"POST {WEBHOOK_PATH}": ("webhook", self._invoker("webhook"))})
         self.api.start(port=opts.api_port)
         self.webhook_url = self.api.url + WEBHOOK_PATH
+        self._install_faults()
         self._load_handlers()
+        self._wrap_handlers()
         self._spawn("sqs-dispatcher", self._dispatch_loop)
         self._spawn("reconciler-schedule", self._schedule_loop)
 
@@ -141,6 +169,9 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        for unhook in self._unhooks:
+            unhook()
+        self._unhooks.clear()
         for name in FUNCTIONS:
             sys.modules.pop(f"functions.{name}.app", None)
         # The handlers' boto3 clients hold keep-alive connections that keep moto's request threads waiting;
@@ -172,7 +203,8 @@ class LocalStack:
 
     # -- resources, from template.yaml ---------------------------------------------------------------------
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION)  # type: ignore[call-overload]
+        session = self._session or boto3.session.Session()
+        return session.client(service, endpoint_url=self.aws_url, region_name=REGION)  # type: ignore[call-overload]
 
     def _create_resources(self) -> None:
         params = template.parameter_defaults()
@@ -180,10 +212,11 @@ class LocalStack:
         self.dlq_url = sqs.create_queue(QueueName="voiceprint-dlq-local")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         queue = template.queue_properties("InputQueue")
+        visibility = self.options.queue_visibility_seconds or queue["VisibilityTimeout"]
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": params["MaxReceiveCount"]}
         self.queue_url = sqs.create_queue(
             QueueName="voiceprint-input-local",
-            Attributes={"VisibilityTimeout": str(queue["VisibilityTimeout"]), "RedrivePolicy": json.dumps(redrive)},
+            Attributes={"VisibilityTimeout": str(visibility), "RedrivePolicy": json.dumps(redrive)},
         )["QueueUrl"]
         self.queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
@@ -233,12 +266,71 @@ class LocalStack:
             sys.modules.pop(f"functions.{name}.app", None)
             self.handlers[name] = importlib.import_module(f"functions.{name}.app")
 
+    # -- fault injection ---------------------------------------------------------------------------------------
+    def _chance(self, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        with self._rng_lock:
+            return self._rng.random() < rate
+
+    def _install_faults(self) -> None:
+        """DynamoDB throttling on the handlers' clients: a botocore before-send hook on the default session, which
+        the handlers' clients (created after this) copy. botocore's own retries absorb most of it, as in AWS."""
+        rate = self.options.faults.dynamodb_throttle_rate
+        if rate <= 0:
+            return
+        from botocore.awsrequest import AWSResponse
+        from botocore.compat import HTTPHeaders
+        from moto.core.botocore_stubber import MockRawResponse
+
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "message": "injected throttling",
+            }
+        ).encode()
+
+        def throttle(request: Any, **_: Any) -> Any:
+            if not self._chance(rate):
+                return None
+            self.injected["dynamodb_throttled"] += 1
+            headers = HTTPHeaders()
+            headers["Content-Type"] = "application/x-amz-json-1.0"
+            headers["x-amzn-RequestId"] = "injected"
+            return AWSResponse(request.url, 400, headers, MockRawResponse(body))
+
+        events = boto3._get_default_session().events
+        events.register("before-send.dynamodb", throttle, unique_id="voiceprint-local-throttle")
+        self._unhooks.append(lambda: events.unregister("before-send.dynamodb", unique_id="voiceprint-local-throttle"))
+
+    def _wrap_handlers(self) -> None:
+        """A crash between pyannoteAI's answer and our jobId write: the job exists (and is billed) but we do not
+        know it. The message comes back after its visibility timeout and the expired claim is taken over."""
+        rate = self.options.faults.crash_after_submit_rate
+        if rate <= 0:
+            return
+        store = self.handlers["submit"].service._store
+        record_submitted = store.record_submitted
+
+        def crash_first(*args: Any, **kwargs: Any) -> Any:
+            if self._chance(rate):
+                self.injected["crash_after_submit"] += 1
+                raise SimulatedCrash("injected crash between the API call and the jobId write")
+            return record_submitted(*args, **kwargs)
+
+        store.record_submitted = crash_first
+
     # -- event sources -------------------------------------------------------------------------------------
     def _invoker(self, name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
             with self._locks[name]:  # one container per function: invocations never overlap
                 self.invocations[name] += 1
-                return dict(self.handlers[name].lambda_handler(event, context))
+                try:
+                    return dict(self.handlers[name].lambda_handler(event, context))
+                finally:
+                    if not self.options.metrics:
+                        # Disabled metrics still pile up in Powertools' shared set and print every 100 values.
+                        self.handlers[name].metrics.clear_metrics()
 
         return invoke
 
@@ -259,6 +351,7 @@ class LocalStack:
                 messages = resp.get("Messages", [])
                 if not messages:
                     continue
+                self._duplicate_some(sqs, messages)
                 event = {"Records": [self._sqs_record(m) for m in messages]}
                 try:
                     result = submit(event, LocalLambdaContext(function_name="submit"))
@@ -276,6 +369,13 @@ class LocalStack:
                 if not self._stop.is_set():
                     self.errors.append(f"dispatcher: {type(exc).__name__}: {exc}")
                     self._stop.wait(0.5)
+
+    def _duplicate_some(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        for m in messages:
+            first = m.get("Attributes", {}).get("ApproximateReceiveCount") == "1"
+            if first and self._chance(self.options.faults.duplicate_delivery_rate):
+                self.injected["duplicate_delivery"] += 1
+                sqs.send_message(QueueUrl=self.queue_url, MessageBody=m["Body"])
 
     def _sqs_record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -362,3 +362,33 @@ def test_secrets_and_presigned_urls_never_reach_the_logs(
     assert API_KEY not in logs
     assert parse_qs(urlsplit(job.url).query)["X-Amz-Signature"][0] not in logs
     assert "X-Amz-Credential" not in logs
+
+
+def test_a_timed_out_submission_whose_webhook_came_is_adopted_not_resubmitted(
+    load_handler, aws: Aws, emulator: Emulator, monkeypatch
+) -> None:
+    from tests.integration.test_webhook_handler import webhook_event
+
+    version, size = aws.put("slow-answer.wav", SHORT)
+    app = load_handler("submit", HTTP_TIMEOUT_SECONDS="1")
+    _visibility_changes(app, monkeypatch)
+    emulator.config.timeout_rate = 1.0  # the job is created, the answer comes too late
+    emulator.config.stall_seconds = 1.5
+    first = app.lambda_handler(s3_sqs_event(aws, "slow-answer.wav", size, version), context())
+    emulator.config.timeout_rate = 0.0
+    assert first["batchItemFailures"] == [{"itemIdentifier": "msg-0"}]
+    assert _record(aws, "slow-answer.wav", version)["status"] == "retrying"
+    [job] = emulator.jobs.values()  # billed once already
+    # pyannoteAI finishes that job; its webhook reaches a record that never learnt the jobId
+    token = parse_qs(urlsplit(job.webhook or "").query)["ref"][0]
+    hook = load_handler("webhook")
+    resp = hook.lambda_handler(webhook_event("webhook_succeeded.json", job_id=job.id, ref=token), context())
+    assert json.loads(resp["body"]) == {"result": "early"}
+    # the retry adopts that result instead of paying for a second job
+    app = load_handler("submit")
+    again = app.lambda_handler(s3_sqs_event(aws, "slow-answer.wav", size, version, receive_count=2), context())
+    assert again == {"batchItemFailures": []}
+    record = _record(aws, "slow-answer.wav", version)
+    assert record["status"] == "succeeded"
+    assert record["jobId"] == job.id
+    assert emulator.stats.requests["POST /v1/voiceprint"] == 1

@@ -116,14 +116,13 @@ def test_webhook_url_is_derived_from_the_stack() -> None:
 
 
 def test_visibility_timeout_outlasts_the_claim_lease() -> None:
-    from voiceprint.submit_service import LEASE_SECONDS
-
+    lease = int(template.function_environment("SubmitFunction")["CLAIM_LEASE_SECONDS"])
     timeout = (
         template.functions()["SubmitFunction"]["Properties"].get("Timeout")
         or template.load()["Globals"]["Function"]["Timeout"]
     )
     visibility = template.queue_properties("InputQueue")["VisibilityTimeout"]
-    assert timeout < LEASE_SECONDS <= visibility
+    assert timeout < lease <= visibility
     assert visibility >= 6 * timeout  # AWS guidance for SQS event sources
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,8 @@ class Claim:
     attempt: int  # claims taken on this object version, this one included
     failures: int = 0  # transient failures so far (5xx, timeouts, 401/402): the dead-letter budget
     throttles: int = 0  # 429s so far: they do not spend the budget, they only spread retries further
+    # Results of earlier submissions whose answer we never got (timeout, crash) but whose webhook came.
+    early: dict[str, Outcome] = field(default_factory=dict)
 
 
 class LostClaim(Exception):
@@ -170,6 +172,7 @@ class JobStore:
             attempt=int(item.get("attempts", 1)),
             failures=int(item.get("failures", 0)),
             throttles=int(item.get("throttles", 0)),
+            early={job_id: Outcome.from_item(o) for job_id, o in (item.get("early") or {}).items()},
         )
 
     def _release(

@@ -61,6 +61,7 @@ class Settings:
     http_timeout_seconds: int
     max_receive_count: int
     max_submit_attempts: int
+    claim_lease_seconds: int
     dead_letter_queue_url: str
     reconcile_after_seconds: int
     lost_after_seconds: int
@@ -92,6 +93,9 @@ class Settings:
             max_receive_count=_int(env, "MAX_RECEIVE_COUNT", 50, 1, 1000),
             max_submit_attempts=_int(env, "MAX_SUBMIT_ATTEMPTS", 8, 1, 100),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
+            # Outlives the function timeout and ends before the queue's visibility timeout: a crashed
+            # invocation's object is retried when its message comes back, never while it still runs.
+            claim_lease_seconds=_int(env, "CLAIM_LEASE_SECONDS", 120, 2, 43200),
             # The template enforces >= 60 s; the local stack's tests use seconds.
             reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 900, 1, 86400),
             lost_after_seconds=_int(env, "LOST_AFTER_SECONDS", 25 * 3600, 3600, 7 * 86400),

@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 metrics = Metrics()
 
-# A claim outlives the function timeout, so a crashed invocation's object can be retried after it.
-LEASE_SECONDS = 120
-
 
 class RetryLater(Exception):
     """The message must come back after `delay_seconds` (SQS visibility); the reason is on the record."""
@@ -125,7 +122,7 @@ class SubmitService:
         if now < self._throttled_until:
             wait = self._throttled_until - now
             raise RetryLater("waiting for the API's rate-limit window", backoff.retry_delay(1, retry_after=wait))
-        claim = self._store.claim(ref, now=now, lease_seconds=LEASE_SECONDS)
+        claim = self._store.claim(ref, now=now, lease_seconds=self._settings.claim_lease_seconds)
         if claim is None:
             logger.info("duplicate delivery: object version already claimed")
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
@@ -138,6 +135,9 @@ class SubmitService:
 
     # -- steps ---------------------------------------------------------------------------------------------
     def _submit_claimed(self, ref: ObjectRef, claim: Claim, receive_count: int) -> str:
+        adopted = self._adopt(ref, claim)
+        if adopted:
+            return adopted
         try:
             self._check(ref)
         except Refusal as refusal:
@@ -174,6 +174,22 @@ class SubmitService:
             self._store.apply_outcome(ref.keys, job.job_id, early, now=self._clock())
             logger.info("applied a webhook that arrived before the job was recorded")
         return "submitted"
+
+    def _adopt(self, ref: ObjectRef, claim: Claim) -> str | None:
+        """An earlier submission timed out or crashed after pyannoteAI created the job, and that job's webhook has
+        since arrived: take its result instead of submitting (and paying) again."""
+        for job_id, outcome in claim.early.items():
+            if not outcome.terminal:
+                continue
+            self._store.record_submitted(
+                ref, claim, job_id=job_id, vendor_status=outcome.vendor_status, warning=None, now=self._clock()
+            )
+            self._store.apply_outcome(ref.keys, job_id, outcome, now=self._clock())
+            logger.set_correlation_id(job_id)
+            logger.info("adopted the result of an earlier submission instead of resubmitting")
+            metrics.add_metric(name="JobsAdopted", unit=MetricUnit.Count, value=1)
+            return "adopted"
+        return None
 
     def _retry(
         self,
