@@ -95,6 +95,7 @@ class Stats:
     webhooks_dropped: int = 0
     injected_errors: int = 0
     injected_timeouts: int = 0
+    timeouts_by_url: Counter[str] = field(default_factory=Counter)  # which objects' answers were lost
 
 
 def _iso(ts: float) -> str:
@@ -202,6 +203,7 @@ class Emulator:
             # The job exists and is billed, but the client gives up before the answer: its retry bills again.
             with self._lock:
                 self.stats.injected_timeouts += 1
+                self.stats.timeouts_by_url[_url_identity(str((payload or {}).get("url", "")))] += 1
             self._stop.wait(self.config.stall_seconds)
         return status, answer, rl_headers
 

@@ -98,6 +98,8 @@ class LocalStack:
         self.invocations: dict[str, int] = dict.fromkeys(FUNCTIONS, 0)
         self.errors: list[str] = []
         self.injected: Counter[str] = Counter()
+        self.crashed_keys: Counter[str] = Counter()  # object keys whose submit crashed after the API call
+        self.observed: Counter[str] = Counter()  # what the handlers' DynamoDB calls met (conditional conflicts)
         self._rng = random.Random(self.options.faults.seed)
         self._rng_lock = threading.Lock()
         self._unhooks: list[Callable[[], None]] = []
@@ -274,8 +276,18 @@ class LocalStack:
             return self._rng.random() < rate
 
     def _install_faults(self) -> None:
-        """DynamoDB throttling on the handlers' clients: a botocore before-send hook on the default session, which
-        the handlers' clients (created after this) copy. botocore's own retries absorb most of it, as in AWS."""
+        """Hooks on the default session, which the handlers' clients (created after this) copy: a count of the
+        conditional-write conflicts they meet and, when asked, DynamoDB throttling (ProvisionedThroughputExceeded;
+        botocore's own retries absorb most of it, as in AWS)."""
+        events = boto3._get_default_session().events
+
+        def observe(parsed: Any = None, **_: Any) -> None:
+            code = (parsed or {}).get("Error", {}).get("Code", "") if isinstance(parsed, dict) else ""
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                self.observed["dynamodb_conditional_conflicts"] += 1
+
+        events.register("after-call.dynamodb", observe, unique_id="voiceprint-local-observe")
+        self._unhooks.append(lambda: events.unregister("after-call.dynamodb", unique_id="voiceprint-local-observe"))
         rate = self.options.faults.dynamodb_throttle_rate
         if rate <= 0:
             return
@@ -299,7 +311,6 @@ class LocalStack:
             headers["x-amzn-RequestId"] = "injected"
             return AWSResponse(request.url, 400, headers, MockRawResponse(body))
 
-        events = boto3._get_default_session().events
         events.register("before-send.dynamodb", throttle, unique_id="voiceprint-local-throttle")
         self._unhooks.append(lambda: events.unregister("before-send.dynamodb", unique_id="voiceprint-local-throttle"))
 
@@ -312,11 +323,12 @@ class LocalStack:
         store = self.handlers["submit"].service._store
         record_submitted = store.record_submitted
 
-        def crash_first(*args: Any, **kwargs: Any) -> Any:
+        def crash_first(ref: Any, *args: Any, **kwargs: Any) -> Any:
             if self._chance(rate):
                 self.injected["crash_after_submit"] += 1
+                self.crashed_keys[ref.key] += 1
                 raise SimulatedCrash("injected crash between the API call and the jobId write")
-            return record_submitted(*args, **kwargs)
+            return record_submitted(ref, *args, **kwargs)
 
         store.record_submitted = crash_first
 

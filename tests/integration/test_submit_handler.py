@@ -289,6 +289,33 @@ def test_after_a_429_the_rest_of_the_batch_waits_without_calling_the_api(
     assert len(aws.items()) == 1  # the two others were not even claimed
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, [20 + 10, 20 + 80, 20 + 900]),  # defaults: base 10 s, cap 900 s
+        ({"RETRY_BASE_SECONDS": "1", "RETRY_MAX_DELAY_SECONDS": "5"}, [20 + 1, 20 + 5, 20 + 5]),
+    ],
+)
+def test_while_paused_a_backlog_spreads_further_each_time_it_comes_back(
+    load_handler, aws: Aws, emulator: Emulator, monkeypatch, env, expected
+) -> None:
+    version, size = aws.put("backlog.wav", SHORT)
+    app = load_handler("submit", **env)
+    calls = _visibility_changes(app, monkeypatch)
+    now = time.time()
+    monkeypatch.setattr(app.service, "_clock", lambda: now)
+    monkeypatch.setattr(app.service, "_rand", lambda: 1.0)  # the top of each jitter window
+    monkeypatch.setattr(app.service, "_throttled_until", now + 20)  # a 429 said: 20 s
+    for receive_count in (1, 4, 8):
+        result = app.lambda_handler(
+            s3_sqs_event(aws, "backlog.wav", size, version, receive_count=receive_count), context()
+        )
+        assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    assert [c["VisibilityTimeout"] for c in calls] == expected
+    assert emulator.stats.requests["POST /v1/voiceprint"] == 0
+    assert aws.items() == []  # not even claimed
+
+
 def test_partial_batch_failure_reports_only_the_failed_message(
     load_handler, aws: Aws, emulator: Emulator, monkeypatch
 ) -> None:
@@ -327,12 +354,18 @@ def test_crash_after_claim_is_retried_once_the_lease_expires(
         json.loads(s3_sqs_event(aws, "crash.wav", size, version)["Records"][0]["body"])["Records"][0]
     )
     # An invocation that claimed and then died (timeout, OOM) leaves a SUBMITTING claim behind.
-    claim = app.service._store.claim(ref, now=time.time(), lease_seconds=120)
+    now = time.time()
+    claim = app.service._store.claim(ref, now=now, lease_seconds=120)
     assert claim is not None
+    calls = _visibility_changes(app, monkeypatch)
+    monkeypatch.setattr(app.service, "_clock", lambda: now + 30)
+    # While the lease runs, the message is neither submitted nor dropped: it comes back when the lease is over.
     assert app.lambda_handler(s3_sqs_event(aws, "crash.wav", size, version, receive_count=2), context()) == {
-        "batchItemFailures": []
+        "batchItemFailures": [{"itemIdentifier": "msg-0"}]
     }
-    assert emulator.stats.requests["POST /v1/voiceprint"] == 0  # lease still held: a duplicate, not resubmitted
+    assert [c["VisibilityTimeout"] for c in calls] == [int(now) + 120 - int(now + 30) + 1]
+    assert emulator.stats.requests["POST /v1/voiceprint"] == 0
+    assert _record(aws, "crash.wav", version)["status"] == "submitting"
     monkeypatch.setattr(app.service, "_clock", lambda: time.time() + 121)
     assert app.lambda_handler(s3_sqs_event(aws, "crash.wav", size, version, receive_count=3), context()) == {
         "batchItemFailures": []

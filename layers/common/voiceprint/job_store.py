@@ -68,6 +68,15 @@ class LostClaim(Exception):
     """Another invocation took the claim over (ours outlived its lease)."""
 
 
+class ClaimHeld(Exception):
+    """Another invocation holds the claim until `lease_until` (epoch seconds): it may still be working, or it
+    may have crashed, and only the end of its lease tells which."""
+
+    def __init__(self, lease_until: int) -> None:
+        super().__init__(f"claimed until {lease_until}")
+        self.lease_until = lease_until
+
+
 class JobStore:
     def __init__(self, client: DynamoDBClient, table_name: str, *, retention_days: int) -> None:
         self._ddb = client
@@ -86,6 +95,7 @@ class JobStore:
         cond_values: Mapping[str, Any] | None = None,
         names: Mapping[str, str] | None = None,
         return_new: bool = False,
+        old_on_conflict: bool = False,
     ) -> dict[str, Any] | None:
         attr_names: dict[str, str] = dict(names or {})
         values: dict[str, Any] = {}
@@ -120,6 +130,8 @@ class JobStore:
         }
         if condition:
             kwargs["ConditionExpression"] = condition
+            if old_on_conflict:  # the conflicting item comes back with the error, without a second read
+                kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         resp = self._ddb.update_item(**kwargs)
         return _from_ddb(resp["Attributes"]) if return_new else None
 
@@ -128,7 +140,11 @@ class JobStore:
 
     # -- submit side ---------------------------------------------------------------------------------------
     def claim(self, ref: ObjectRef, *, now: float, lease_seconds: int) -> Claim | None:
-        """Take the right to submit this object version; None if another delivery has (or had) it."""
+        """Take the right to submit this object version; None if it is past submission (submitted or done).
+
+        Raises ClaimHeld while another invocation's lease runs: the caller must come back after it rather than
+        drop its message, or a crash of that invocation would leave the object with no message to retry it.
+        """
         token = uuid.uuid4().hex
         try:
             item = self._update(
@@ -160,11 +176,15 @@ class JobStore:
                 },
                 names={"#st": "status"},
                 return_new=True,
+                old_on_conflict=True,
             )
         except Exception as exc:
-            if _is_conditional_failure(exc):
-                return None
-            raise
+            if not _is_conditional_failure(exc):
+                raise
+            held = _from_ddb(getattr(exc, "response", {}).get("Item") or {})
+            if held.get("status") == Status.SUBMITTING.value and "leaseUntil" in held:
+                raise ClaimHeld(int(held["leaseUntil"])) from None
+            return None
         if item is None:  # ReturnValues=ALL_NEW always returns the item; this only narrows the type
             raise RuntimeError("UpdateItem returned no attributes")
         return Claim(

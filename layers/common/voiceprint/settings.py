@@ -62,6 +62,8 @@ class Settings:
     max_receive_count: int
     max_submit_attempts: int
     claim_lease_seconds: int
+    retry_base_seconds: int
+    retry_max_delay_seconds: int
     dead_letter_queue_url: str
     reconcile_after_seconds: int
     lost_after_seconds: int
@@ -96,6 +98,9 @@ class Settings:
             # Outlives the function timeout and ends before the queue's visibility timeout: a crashed
             # invocation's object is retried when its message comes back, never while it still runs.
             claim_lease_seconds=_int(env, "CLAIM_LEASE_SECONDS", 120, 2, 43200),
+            # Backoff of a returned message: full jitter below base * 2^(n-1), capped (SQS allows up to 12 h).
+            retry_base_seconds=_int(env, "RETRY_BASE_SECONDS", 10, 1, 3600),
+            retry_max_delay_seconds=_int(env, "RETRY_MAX_DELAY_SECONDS", 900, 1, 43200),
             # The template enforces >= 60 s; the local stack's tests use seconds.
             reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 900, 1, 86400),
             lost_after_seconds=_int(env, "LOST_AFTER_SECONDS", 25 * 3600, 3600, 7 * 86400),

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from voiceprint import backoff
 from voiceprint.audio_probe import NotAudio, RangedReader, probe
 from voiceprint.job_state import FailureCode
-from voiceprint.job_store import Claim, JobStore, LostClaim
+from voiceprint.job_store import Claim, ClaimHeld, JobStore, LostClaim
 from voiceprint.object_ref import ObjectRef
 from voiceprint.pyannote_client import AccountError, PyannoteClient, RateLimited, RequestRejected, TransientError
 from voiceprint.settings import MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS, Settings
@@ -120,9 +120,17 @@ class SubmitService:
             return "filtered"
         now = self._clock()
         if now < self._throttled_until:
-            wait = self._throttled_until - now
-            raise RetryLater("waiting for the API's rate-limit window", backoff.retry_delay(1, retry_after=wait))
-        claim = self._store.claim(ref, now=now, lease_seconds=self._settings.claim_lease_seconds)
+            # The spread grows with the message's receive count: a backlog far larger than one window's quota
+            # spreads out over the windows it needs instead of coming back every window to be turned away again.
+            delay = self._delay(receive_count, self._throttled_until - now)
+            raise RetryLater("waiting for the API's rate-limit window", delay)
+        try:
+            claim = self._store.claim(ref, now=now, lease_seconds=self._settings.claim_lease_seconds)
+        except ClaimHeld as held:
+            # A duplicate delivery while another invocation submits, or the return of a message whose invocation
+            # crashed before its lease ran out: either way, come back once the lease is over.
+            logger.info("object version claimed by another invocation; back after its lease")
+            raise RetryLater("claimed by another invocation", max(1, held.lease_until - int(now) + 1)) from None
         if claim is None:
             logger.info("duplicate delivery: object version already claimed")
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
@@ -211,12 +219,21 @@ class SubmitService:
             logger.error("out of attempts: dead-lettered", extra={"reason": reason, "failures": failures})
             metrics.add_metric(name="JobsDeadLettered", unit=MetricUnit.Count, value=1)
             raise DeadLetter(reason)
-        delay = backoff.retry_delay(throttles if throttled else failures, retry_after=retry_after, rand=self._rand)
+        delay = self._delay(throttles if throttled else failures, retry_after)
         if throttled:
             self._throttled_until = max(self._throttled_until, self._clock() + (retry_after or delay))
         logger.warning("submission will be retried", extra={"reason": reason, "delay": delay, "throttled": throttled})
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
         raise RetryLater(reason, delay)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> int:
+        return backoff.retry_delay(
+            attempt,
+            base=self._settings.retry_base_seconds,
+            cap=self._settings.retry_max_delay_seconds,
+            retry_after=retry_after,
+            rand=self._rand,
+        )
 
     def _check(self, ref: ObjectRef) -> None:
         if ref.size == 0:
