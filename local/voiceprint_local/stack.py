@@ -125,6 +125,8 @@ class LocalStack:
     def _start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        _speed_up_moto_sqs()
+
         # werkzeug logs request lines, and those carry presigned URLs: credentials stay out of the console.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         opts = self.options
@@ -433,6 +435,26 @@ class LocalStack:
     def dead_letters(self) -> list[dict[str, Any]]:
         resp = self.client("sqs").receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         return list(resp.get("Messages", []))
+
+
+def _speed_up_moto_sqs() -> None:
+    """moto's SQS model checks every message of a queue on each call (visibility, delay, attribute counts), and
+    each check builds datetimes to read the clock: a 10,000-message queue made every call take tens of
+    milliseconds and the stack crawl (0.5 messages/s). Same values from time.time(), about 30 times faster."""
+    import moto.sqs.models as sqs_models
+
+    namespace = vars(sqs_models)  # the module's globals, which its functions read at call time
+    original = getattr(namespace["unix_time"], "__wrapped__", namespace["unix_time"])
+
+    def unix_time(dt: Any = None) -> float:
+        return time.time() if dt is None else float(original(dt))
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    unix_time.__wrapped__ = original  # type: ignore[attr-defined]
+    namespace["unix_time"] = unix_time
+    namespace["unix_time_millis"] = unix_time_millis
 
 
 @contextmanager

@@ -1,0 +1,74 @@
+"""The reliability runs of scripts/reliability.sh, small and with the fault rates turned up so every fault fires:
+the full-size runs (10,000 and 1,000 uploads) are the script's job, their figures are in docs/RELIABILITY.md."""
+
+from __future__ import annotations
+
+import pytest
+
+from voiceprint_local import reliability
+
+pytestmark = pytest.mark.e2e
+
+
+def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
+    result = reliability.run_chaos(
+        60,
+        seed=3,
+        timeout=240,
+        emulator_rates={
+            "error_rate": 0.1,
+            "timeout_rate": 0.1,
+            "failure_rate": 0.1,
+            "drop_webhook_rate": 0.2,
+            "duplicate_webhook_rate": 0.2,
+            "status_only_rate": 0.2,
+            "rate_limits": {"submit": 8, "read": 8},
+        },
+        fault_rates={"duplicate_delivery_rate": 0.2, "crash_after_submit_rate": 0.1, "dynamodb_throttle_rate": 0.05},
+    )
+    # every kind of fault really happened (otherwise the verdicts below would prove nothing)
+    for injected in (
+        "api_429",
+        "api_5xx",
+        "api_timeouts",
+        "crash_after_submit",
+        "duplicate_delivery",
+        "dynamodb_throttled",
+        "webhooks_dropped",
+        "jobs_failed_by_vendor",
+    ):
+        assert result.injected.get(injected, 0) > 0, (injected, result.injected)
+    assert result.observed["dynamodb_conditional_conflicts"] > 0
+    assert result.observed["job_polls"] > 0  # dropped webhooks were recovered by the reconciler
+    # the verdicts
+    assert result.settled
+    assert result.lost == []
+    assert result.wrong_outcomes == []
+    assert result.failures_without_reason == 0
+    assert result.regressions == 0
+    assert result.extra_jobs_unexplained == []
+    assert result.extra_jobs == result.extra_jobs_forced
+    assert result.forged_sent == reliability.FORGED_WEBHOOKS
+    assert set(result.forged_answers) <= {"400", "401"}
+    assert result.forged_writes == 0
+    assert result.log_lines > 100
+    assert result.secret_leaks == {"api key": 0, "webhook secret": 0, "presigned URL signatures": 0}
+    assert result.ok
+    report = reliability.render(None, result, "test")
+    assert "Chaos: " in report
+    assert "PASS" in report
+
+
+def test_a_burst_over_the_rate_limit_ends_with_every_voiceprint_and_bounded_429s() -> None:
+    # 10 submits per 2 s window: 120 uploads need a dozen windows, so the limit binds.
+    result = reliability.run_burst(120, scale=30, seed=5, timeout=240, limit=10)
+    assert result.settled
+    assert result.statuses == {"succeeded": 120}
+    assert result.jobs_created == 120
+    assert result.objects_submitted_twice == 0
+    assert result.answers_429 > 0  # the limit was hit ...
+    assert result.answers_429 <= 3 * result.windows  # ... a few times per window, not once per waiting message
+    assert result.dead_lettered == 0
+    assert result.lost == 0
+    assert result.ok
+    assert "PASS" in reliability.render(result, None, "test")
