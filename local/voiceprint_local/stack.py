@@ -269,6 +269,9 @@ class LocalStack:
         for name in FUNCTIONS:
             sys.modules.pop(f"functions.{name}.app", None)
             self.handlers[name] = importlib.import_module(f"functions.{name}.app")
+            # Powertools keeps the level of a logger it already configured (an earlier stack in this process),
+            # where Lambda starts each function in a fresh process: apply this stack's level explicitly.
+            self.handlers[name].logger.setLevel(self.options.log_level)
 
     # -- fault injection ---------------------------------------------------------------------------------------
     def _chance(self, rate: float) -> bool:
@@ -317,8 +320,19 @@ class LocalStack:
         self._unhooks.append(lambda: events.unregister("before-send.dynamodb", unique_id="voiceprint-local-throttle"))
 
     def _wrap_handlers(self) -> None:
-        """A crash between pyannoteAI's answer and our jobId write: the job exists (and is billed) but we do not
-        know it. The message comes back after its visibility timeout and the expired claim is taken over."""
+        """Counts the submissions that adopted an earlier job's result instead of submitting again; and, when asked,
+        a crash between pyannoteAI's answer and our jobId write: the job exists (and is billed) but we do not know
+        it. The message comes back after its visibility timeout and the expired claim is taken over."""
+        service = self.handlers["submit"].service
+        adopt = service._adopt
+
+        def counted_adopt(*args: Any, **kwargs: Any) -> Any:
+            outcome = adopt(*args, **kwargs)
+            if outcome:
+                self.observed["adopted_instead_of_resubmitted"] += 1
+            return outcome
+
+        service._adopt = counted_adopt
         rate = self.options.faults.crash_after_submit_rate
         if rate <= 0:
             return
