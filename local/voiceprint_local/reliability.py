@@ -27,7 +27,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +39,7 @@ import requests
 
 from voiceprint.webhook_signature import sign
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
-from voiceprint_local.stack import BUCKET, TABLE, Faults, LocalStack, StackOptions
+from voiceprint_local.stack import BUCKET, Faults, LocalStack, StackOptions, wait_for
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
@@ -58,56 +58,38 @@ def _upload_all(stack: LocalStack, files: list[tuple[str, bytes]], workers: int 
         list(pool.map(lambda kv: s3.put_object(Bucket=BUCKET, Key=kv[0], Body=kv[1]), files))
 
 
+STATUS_ATTRIBUTES = ("objectKey", "sk", "status", "failureCode", "reason", "throttles", "failures", "jobId")
+
+
 def _statuses(stack: LocalStack) -> list[dict[str, Any]]:
-    """objectKey, status, failureCode, reason, throttles, failures of every record (a projected scan)."""
-    ddb = stack.client("dynamodb")
-    names = {"#s": "status", "#r": "reason"}
-    kwargs: dict[str, Any] = {
-        "TableName": TABLE,
-        "ProjectionExpression": "objectKey, #s, failureCode, #r, throttles, failures, jobId, sk",
-        "ExpressionAttributeNames": names,
-    }
-    rows: list[dict[str, Any]] = []
-    while True:
-        page = ddb.scan(**kwargs)
-        for item in page["Items"]:
-            rows.append({k: next(iter(v.values())) for k, v in item.items()})
-        if "LastEvaluatedKey" not in page:
-            return rows
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    """The attributes the verdicts need, of every record (a projected scan: the table holds thousands)."""
+    return stack.records(STATUS_ATTRIBUTES)
 
 
 def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
-    """Every message in the DLQ: object keys and reason (received with visibility 0, so nothing is hidden)."""
-    sqs = stack.client("sqs")
-    seen: dict[str, dict[str, Any]] = {}
-    for _ in range(200):  # bounded: the DLQ is small or empty
-        resp = sqs.receive_message(
-            QueueUrl=stack.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
-        )
-        fresh = [m for m in resp.get("Messages", []) if m["MessageId"] not in seen]
-        if not fresh:
-            break
-        for m in fresh:
-            body = json.loads(m["Body"])
-            keys = [unquote_plus(r["s3"]["object"]["key"]) for r in body.get("Records", [])]
-            reason = m.get("MessageAttributes", {}).get("reason", {}).get("StringValue", "")
-            seen[m["MessageId"]] = {"keys": keys, "reason": reason}
-    return list(seen.values())
+    """Every message in the DLQ as the object keys it names and the reason the function gave."""
+    letters = []
+    for m in stack.dead_letters():
+        records = json.loads(m["Body"]).get("Records", [])
+        reason = m.get("MessageAttributes", {}).get("reason", {}).get("StringValue", "")
+        letters.append({"keys": [unquote_plus(r["s3"]["object"]["key"]) for r in records], "reason": reason})
+    return letters
 
 
-def _wait(predicate: Callable[[], bool], timeout: float, every: float, progress: Callable[[], None]) -> bool:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    last = time.monotonic()
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        if time.monotonic() - last >= 15:
-            progress()
-            last = time.monotonic()
-        pause.wait(every)
-    return predicate()
+def _secrets(stack: LocalStack) -> dict[str, str]:
+    """What must never appear in anything logged: the two secrets, and presigned URLs' signatures."""
+    return {
+        "api key": stack.api_key,
+        "webhook secret": stack.webhook_secret,
+        "presigned URL signatures": "X-Amz-Signature=",
+    }
+
+
+def _leaks(log_file: Path, secrets: dict[str, str], extra: str = "") -> tuple[int, dict[str, int]]:
+    """Lines captured, and how often each secret appears in them (the file is removed: it may hold a leak)."""
+    text = log_file.read_text(errors="replace") + extra
+    log_file.unlink()
+    return text.count("\n"), {name: text.count(value) for name, value in secrets.items()}
 
 
 def _object_of(url_identity: str) -> str:
@@ -249,7 +231,7 @@ def run_burst(
     with captured_output() as log_file, LocalStack(options) as stack:
         assert stack.emulator is not None
         emulator = stack.emulator
-        secrets_to_find = {"api key": stack.api_key, "webhook secret": stack.webhook_secret}
+        secrets = _secrets(stack)
         say(f"burst: uploading {uploads} files (API limit {limit}/window of {window:.1f} s) ...")
         started = time.monotonic()
         _upload_all(stack, files)
@@ -264,7 +246,7 @@ def run_burst(
                 f"{emulator.stats.answers[429]} answers 429"
             )
 
-        result.settled = _wait(lambda: terminal() >= uploads, timeout, 10.0, progress)
+        result.settled = wait_for(lambda: terminal() >= uploads, timeout, 10.0, progress=progress)
         result.seconds = time.monotonic() - started
         rows = _statuses(stack)
         result.statuses = dict(Counter(str(r.get("status")) for r in rows))
@@ -281,9 +263,7 @@ def run_burst(
         done = {str(r["objectKey"]) for r in rows if r.get("status") in ("succeeded", "failed")}
         result.lost = sum(1 for key, _ in files if key not in done) - result.dead_lettered
         result.errors = list(stack.errors[:20])
-    text = log_file.read_text(errors="replace")
-    log_file.unlink()
-    result.secret_leaks = {name: text.count(value) for name, value in secrets_to_find.items()}
+    _, result.secret_leaks = _leaks(log_file, secrets)
     return result
 
 
@@ -446,13 +426,13 @@ def run_chaos(
     with captured_output() as log_file, LocalStack(options) as stack:
         assert stack.emulator is not None
         emulator = stack.emulator
-        secrets_to_find = {"api key": stack.api_key, "webhook secret": stack.webhook_secret}
+        secrets = _secrets(stack)
         say(f"chaos: {len(files)} uploads ({result.objects} object versions), seed {seed} ...")
         started = time.monotonic()
         # Half now, half while forged webhooks arrive (a key's versions may land in any order: each is its own).
         _upload_all(stack, files[: len(files) // 2])
         forged: Counter[str] = Counter()
-        _wait(lambda: len(emulator.jobs) >= 10, 60, 0.5, lambda: None)
+        wait_for(lambda: len(emulator.jobs) >= 10, 60, 0.5)
         with emulator._lock:
             real_jobs = list(emulator.jobs)
         forger = threading.Thread(
@@ -474,7 +454,7 @@ def run_chaos(
             done, elapsed = sum(settled_keys().values()), time.monotonic() - started
             say(f"chaos: {done}/{result.objects} terminal after {elapsed:.0f} s")
 
-        result.settled = _wait(all_settled, timeout, 3.0, progress)
+        result.settled = wait_for(all_settled, timeout, 3.0, progress=progress)
         first = {(r["objectKey"], r["sk"]): r.get("status") for r in _statuses(stack)}
         # Late duplicates and vendor retries still arrive: a terminal record must not move any more.
         threading.Event().wait(5.0)
@@ -543,11 +523,7 @@ def run_chaos(
         result.forged_sent = sum(forged.values())
         result.forged_answers = dict(forged)
         result.errors = list(stack.errors[:20])
-    text = log_file.read_text(errors="replace") + "\n".join(result.errors)
-    log_file.unlink()
-    result.log_lines = text.count("\n")
-    result.secret_leaks = {name: text.count(value) for name, value in secrets_to_find.items()}
-    result.secret_leaks["presigned URL signatures"] = text.count("X-Amz-Signature=")
+    result.log_lines, result.secret_leaks = _leaks(log_file, secrets, "\n".join(result.errors))
     return result
 
 
