@@ -15,7 +15,11 @@ logger = Logger()
 metrics = Metrics()
 
 settings = get_settings()
-service = ReconcileService(settings=settings, store=wiring.job_store(settings), client=wiring.pyannote_client(settings))
+service = ReconcileService(
+    settings=settings,
+    store=wiring.job_store(settings),
+    client=wiring.pyannote_client(settings, wiring.secretsmanager()),
+)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -19,6 +19,7 @@ from voiceprint.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 # Short timeouts and standard retries (with jitter) for AWS calls: a Lambda has no time for the defaults.
@@ -38,12 +39,23 @@ def sqs() -> SQSClient:
     return boto3.client("sqs", config=AWS_CONFIG)
 
 
+def secretsmanager() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=AWS_CONFIG)
+
+
+def secret(secret_id: str, settings: Settings, client: SecretsManagerClient) -> SecretSource:
+    # Callers share one Secrets Manager client for all their secrets: each boto3 client costs ~40 ms cold.
+    return SecretSource(secret_id, max_age=settings.secret_cache_seconds, client=client)
+
+
 def job_store(settings: Settings) -> JobStore:
     return JobStore(dynamodb(), settings.table_name, retention_days=settings.retention_days)
 
 
-def pyannote_client(settings: Settings, *, timeout_seconds: float | None = None) -> PyannoteClient:
-    api_key = SecretSource(settings.api_key_secret_id, max_age=settings.secret_cache_seconds)
+def pyannote_client(
+    settings: Settings, secrets: SecretsManagerClient, *, timeout_seconds: float | None = None
+) -> PyannoteClient:
+    api_key = secret(settings.api_key_secret_id, settings, secrets)
     return PyannoteClient(
         settings.api_base_url, api_key.current, timeout_seconds=timeout_seconds or settings.http_timeout_seconds
     )
