@@ -93,12 +93,29 @@ class NotAudio(Exception):
     """No supported audio header was found (or its duration is unknown)."""
 
 
+def _formats() -> list[type]:
+    """The audio containers we accept, and only those: mutagen's default list also tries tag-only and niche
+    formats (APEv2, WavPack, ...) whose sniffing reads the end of the file, a second ranged GET for every upload."""
+    from mutagen.aac import AAC
+    from mutagen.aiff import AIFF
+    from mutagen.asf import ASF
+    from mutagen.flac import FLAC
+    from mutagen.mp3 import MP3
+    from mutagen.mp4 import MP4
+    from mutagen.oggflac import OggFLAC
+    from mutagen.oggopus import OggOpus
+    from mutagen.oggvorbis import OggVorbis
+    from mutagen.wave import WAVE
+
+    return [WAVE, AIFF, MP3, FLAC, OggVorbis, OggOpus, OggFLAC, MP4, AAC, ASF]
+
+
 def probe(reader: RangedReader) -> AudioInfo:
     """Identify the audio format and duration. Raises NotAudio for anything mutagen cannot measure."""
     import mutagen  # imported here: only the submit path needs it
 
     try:
-        parsed = mutagen.File(reader)
+        parsed = mutagen.File(reader, options=_formats())
     except ReadBudgetExceeded as exc:
         raise NotAudio(f"audio header not found within the first bytes read ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - mutagen raises many types for garbage input
