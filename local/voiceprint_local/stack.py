@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -80,6 +80,7 @@ class StackOptions:
     metrics: bool = True
     queue_visibility_seconds: int | None = None  # default: the template's
     faults: Faults = field(default_factory=Faults)
+    run_functions: bool = True  # False: resources, emulator and HTTP API only (the bench runs handlers itself)
 
 
 class LocalStack:
@@ -103,6 +104,7 @@ class LocalStack:
         self._rng = random.Random(self.options.faults.seed)
         self._rng_lock = threading.Lock()
         self._unhooks: list[Callable[[], None]] = []
+        self._current = threading.local()  # which function this thread is running (the bench attributes calls)
         # The stack's own clients come from a session of their own: faults injected into the handlers' clients
         # (the default session) never touch what the stack uses to observe them.
         self._session: boto3.session.Session | None = None
@@ -136,17 +138,7 @@ class LocalStack:
         self.aws_url = f"http://127.0.0.1:{port}"
         # moto's backends live in this process, not in the server: start from an empty account every time.
         requests.post(f"{self.aws_url}/moto-api/reset", timeout=10).raise_for_status()
-        self._set_env(
-            {
-                "AWS_ENDPOINT_URL": self.aws_url,
-                "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-                "AWS_SESSION_TOKEN": None,
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_REGION": REGION,
-                "AWS_PROFILE": None,
-            }
-        )
+        self._set_env(self.aws_env())
         self._session = boto3.session.Session()
         self._create_resources()
         config = EmulatorConfig(api_key=self.api_key, webhook_secret=self.webhook_secret, presign_secret_key=SECRET_KEY)
@@ -156,6 +148,8 @@ class LocalStack:
         self.api = LocalHttpApi({f"POST {WEBHOOK_PATH}": ("webhook", self._invoker("webhook"))})
         self.api.start(port=opts.api_port)
         self.webhook_url = self.api.url + WEBHOOK_PATH
+        if not opts.run_functions:
+            return
         self._install_faults()
         self._load_handlers()
         self._wrap_handlers()
@@ -184,12 +178,24 @@ class LocalStack:
         gc.collect()
         self._restore_env()
 
+    def aws_env(self) -> dict[str, str | None]:
+        """Credentials and endpoint that point any boto3 client (a handler's too) at this stack's moto."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_SESSION_TOKEN": None,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_PROFILE": None,
+        }
+
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
-    def _set_env(self, values: dict[str, str | None]) -> None:
+    def _set_env(self, values: Mapping[str, str | None]) -> None:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             if value is None:
@@ -243,7 +249,8 @@ class LocalStack:
         sm.create_secret(Name="voiceprint/pyannote-api-key", SecretString=self.api_key)
         sm.create_secret(Name="voiceprint/pyannote-webhook-secret", SecretString=self.webhook_secret)
 
-    def _function_env(self) -> dict[str, str]:
+    def function_env(self) -> dict[str, str]:
+        """The functions' environment as template.yaml declares it, resolved against this stack."""
         assert self.emulator is not None
         refs = {
             "JobsTable": TABLE,
@@ -264,7 +271,7 @@ class LocalStack:
     def _load_handlers(self) -> None:
         from voiceprint.settings import get_settings
 
-        self._set_env(dict(self._function_env()))
+        self._set_env(self.function_env())
         get_settings.cache_clear()
         for name in FUNCTIONS:
             sys.modules.pop(f"functions.{name}.app", None)
@@ -353,9 +360,11 @@ class LocalStack:
         def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
             with self._locks[name]:  # one container per function: invocations never overlap
                 self.invocations[name] += 1
+                self._current.name = name
                 try:
                     return dict(self.handlers[name].lambda_handler(event, context))
                 finally:
+                    self._current.name = None
                     if not self.options.metrics:
                         # Disabled metrics still pile up in Powertools' shared set and print every 100 values.
                         self.handlers[name].metrics.clear_metrics()
@@ -427,6 +436,10 @@ class LocalStack:
                 reconcile(event, LocalLambdaContext(function_name="reconciler", timeout_seconds=120))
             except Exception as exc:  # noqa: BLE001 - the next tick tries again
                 self.errors.append(f"reconciler: {type(exc).__name__}: {exc}")
+
+    def current_function(self) -> str | None:
+        """The function whose handler this thread is running, if any."""
+        return getattr(self._current, "name", None)
 
     # -- helpers for the CLI and tests ---------------------------------------------------------------------
     def upload(self, key: str, data: bytes) -> None:

@@ -1,0 +1,282 @@
+"""python -m bench: measure everything and write docs/BENCHMARKS.md (scripts/bench.sh is the way to run it)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import calls, containers, cost, sizes, throughput
+from bench.stats import ratio
+from voiceprint_local import template
+from voiceprint_local.stack import LocalStack, StackOptions
+
+COLD_BUDGET = 1.25
+WARM_BUDGET = 1.5
+RSS_BUDGET_MB = 128
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _verdict(ok: bool) -> str:
+    return "within budget" if ok else "**over budget**"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--processes", type=int, default=7, help="fresh processes per function and floor (>= 5)")
+    parser.add_argument("--invocations", type=int, default=30, help="invocations per process")
+    parser.add_argument("--calls-uploads", type=int, default=200)
+    parser.add_argument("--throughput-uploads", type=int, default=1000)
+    parser.add_argument("--sam", type=Path, default=template.ROOT / ".venv-tools" / "bin" / "sam")
+    parser.add_argument("--out", type=Path, default=template.ROOT / "docs" / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+
+    _say(f"cold start, warm CPU, peak RSS: {args.processes} processes x {args.invocations} invocations each")
+    with LocalStack(StackOptions(run_functions=False, emulator={"drop_webhook_rate": 1.0})) as stack:
+        box = containers.measure(stack, processes=args.processes, invocations=args.invocations)
+    # Throughput first: it also measures the log volume, which needs the handlers' loggers as a fresh stack makes
+    # them (Powertools keeps the first level and stream it was given for a service name).
+    _say(f"throughput: {args.throughput_uploads} uploads")
+    flow = throughput.run(args.throughput_uploads, timeout=1800)
+    _say(f"calls per job over {args.calls_uploads} uploads")
+    counts = calls.count(args.calls_uploads, timeout=600)
+    _say("sam build")
+    artifacts = sizes.build(args.sam, Path(sys.executable).parent)
+
+    lines = _render(args, box, counts, flow, artifacts, time.monotonic() - started)
+    args.out.write_text("\n".join(lines) + "\n")
+    _say(f"wrote {args.out}")
+    failed = [line for line in lines if "over budget" in line]
+    for line in failed:
+        _say(f"OVER BUDGET: {line}")
+    return 1 if failed else 0
+
+
+def _render(
+    args: argparse.Namespace,
+    box: containers.ContainerResults,
+    counts: calls.CallCounts,
+    flow: throughput.Throughput,
+    artifacts: list[sizes.Artifact],
+    seconds: float,
+) -> list[str]:
+    out = [
+        "# Benchmarks",
+        "",
+        f"Written by `scripts/bench.sh` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {seconds / 60:.0f} min: "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}. Every figure is median [min, max] n=samples. "
+        "These are measurements, not tests: nothing in the test suite asserts a timing.",
+        "",
+        "## Cold start: import the handler module and build its clients, fresh process each time",
+        "",
+        "The floor is a raw-boto3 module that imports boto3 and makes the same clients with the same config "
+        "(`bench/floor_*.py`), measured in the same run, interleaved with ours. Lambda's own runtime start "
+        "(before our import) is the same for both and not included.",
+        "",
+        f"| function | ours | floor | ratio | budget ≤ {COLD_BUDGET}x |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in containers.FUNCTIONS:
+        ours, floor = box.spread("ours", name, "init_ms"), box.spread("floor", name, "init_ms")
+        r = ratio(ours, floor)
+        out.append(f"| {name} | {ours.show()} | {floor.show()} | {r:.2f}x | {_verdict(r <= COLD_BUDGET)} |")
+    out += [
+        "",
+        "## Warm invocations on moto: CPU per invocation",
+        "",
+        "CPU time (`time.process_time`) of the handler's process for one invocation; moto and the emulator run in "
+        "the parent, so their work is not counted. The first invocation of each process (secret fetch, new "
+        "connections, mutagen's import) is reported apart. The submit floor claims with a conditional write, reads "
+        "the header with one ranged GET, presigns, POSTs and writes the jobId, and nothing else (no logs, metrics, "
+        "validation or error handling); the webhook floor verifies the HMAC and makes one conditional write.",
+        "",
+        f"| function | ours | floor | ratio | budget ≤ {WARM_BUDGET}x | first invocation (ours / floor) | wall, warm |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, (_, _, warm) in containers.FUNCTIONS.items():
+        if not warm:
+            continue
+        ours, floor = box.spread("ours", name, "warm_cpu_ms"), box.spread("floor", name, "warm_cpu_ms")
+        first_ours, first_floor = box.spread("ours", name, "first_cpu_ms"), box.spread("floor", name, "first_cpu_ms")
+        wall = box.spread("ours", name, "warm_wall_ms")
+        r = ratio(ours, floor)
+        out.append(
+            f"| {name} | {ours.show(digits=2)} | {floor.show(digits=2)} | {r:.2f}x | {_verdict(r <= WARM_BUDGET)} "
+            f"| {first_ours.median:.1f} / {first_floor.median:.1f} ms | {wall.median:.1f} ms |"
+        )
+    out += ["", "## Peak memory per handler process (VmHWM after all its invocations)", ""]
+    out += [f"| function | ours | floor | budget: fits {RSS_BUDGET_MB} MB |", "| --- | --- | --- | --- |"]
+    for name in containers.FUNCTIONS:
+        ours, floor = box.spread("ours", name, "peak_rss_mb"), box.spread("floor", name, "peak_rss_mb")
+        out.append(f"| {name} | {ours.show('MB')} | {floor.show('MB')} | {_verdict(ours.high < RSS_BUDGET_MB)} |")
+    out += _render_calls(counts)
+    out += _render_throughput(flow)
+    out += _render_sizes(artifacts)
+    out += _render_cost(box, counts, flow)
+    return out
+
+
+def _render_calls(c: calls.CallCounts) -> list[str]:
+    def per(function: str, service: str, *operations: str) -> float:
+        return sum(c.calls[(function, service, op)] for op in operations) / c.jobs
+
+    writes = c.by(lambda f, s, op: s == "dynamodb" and op in calls.WRITES) / c.jobs
+    reads = c.by(lambda f, s, op: s == "dynamodb" and op not in calls.WRITES)
+    secrets = c.by(lambda f, s, op: s == "secrets-manager")
+    attempts, made = sum(c.attempts.values()), sum(c.calls.values())
+    rows = [
+        ("presigned URLs (local signing)", "1", f"{sum(c.presigns.values()) / c.jobs:.2f}", "submit"),
+        ("POST /v1/voiceprint", "1", f"{c.api['POST /v1/voiceprint'] / c.jobs:.2f}", "emulator's count"),
+        ("GET /v1/jobs/{id} (polls)", "0", f"{c.api['GET /v1/jobs/{id}'] / c.jobs:.2f}", "webhooks all arrived"),
+        (
+            "DynamoDB writes",
+            "2",
+            f"{writes:.2f}",
+            f"submit {per('submit', 'dynamodb', *calls.WRITES):.2f} (claim + jobId), "
+            f"webhook {per('webhook', 'dynamodb', *calls.WRITES):.2f} (result)",
+        ),
+        ("S3 GetObject (ranged header read)", "n/a", f"{per('submit', 's3', 'GetObject'):.2f}", "one 64 KiB block"),
+        (
+            "Secrets Manager GetSecretValue",
+            "1 per container",
+            f"{secrets} in all",
+            "one per function that needs a secret, cached for SECRET_CACHE_SECONDS",
+        ),
+        (
+            "DynamoDB reads",
+            "n/a",
+            f"{reads} in all",
+            "the reconciler's scheduled query of the pending index, not per job",
+        ),
+    ]
+    out = [
+        "",
+        f"## AWS and API calls per successful job ({c.jobs} uploads on the local stack, all succeeded)",
+        "",
+        "Counted with botocore event hooks (`before-call` per API call, `before-send` per HTTP attempt, "
+        "`provide-client-params` without a call = a presign) on the session the handlers' clients come from, "
+        "attributed to the function running on the thread; the API's requests come from the emulator.",
+        "",
+        "| call | floor | measured per job | notes |",
+        "| --- | --- | --- | --- |",
+    ]
+    out += [f"| {a} | {b} | {m} | {n} |" for a, b, m, n in rows]
+    out += [
+        "",
+        f"HTTP attempts {attempts} for {made} calls (retries: {attempts - made}). Lambda invocations: "
+        + ", ".join(f"{k} {v}" for k, v in c.invocations.items())
+        + f"; webhooks delivered {c.webhooks_sent}.",
+        "",
+        "**One write over the floor, on purpose.** The floor's two writes (jobId, result) leave no record before "
+        "the POST, so a duplicate delivery of the S3 event (SQS and S3 are at-least-once) or a retry after a "
+        "crash would submit, and pay for, the same object twice: pyannoteAI has no idempotency key. The claim "
+        "write is what makes a duplicate a no-op and a crash recoverable (docs/RELIABILITY.md: 0 double "
+        "submissions in 10,000 uploads, 58 duplicate deliveries absorbed). It costs one 1 KB write unit, "
+        "$0.625 per million jobs.",
+    ]
+    return out
+
+
+def _render_throughput(t: throughput.Throughput) -> list[str]:
+    p = t.profile
+    out = [
+        "",
+        f"## Throughput of the local stack: {t.uploads} uploads, no rate limit",
+        "",
+        f"{t.per_second:.1f} terminal records per second: {t.uploads} uploads in {t.upload_seconds:.1f} s, "
+        f"the last record terminal after {t.seconds:.1f} s. One process; the SQS dispatcher runs one submit "
+        "invocation at a time (as one Lambda container would), webhooks arrive on the HTTP API's threads.",
+        "",
+        f"Where the time goes: a sampler read every thread's stack every 5 ms ({p.samples} thread samples, "
+        f"{p.busy} busy; the rest waited on sockets or locks). Busy samples by part of the system:",
+        "",
+        "| part | share of busy samples |",
+        "| --- | --- |",
+    ]
+    out += [f"| {part} | {n / p.busy:.0%} |" for part, n in p.by_part.most_common()]
+    out += ["", "Hottest functions (innermost frame, busy samples):", "", "| function | share |", "| --- | --- |"]
+    out += [f"| `{fn}` | {n / p.busy:.1%} |" for fn, n in p.by_function.most_common(10)]
+    out += [
+        "",
+        "Most of the time is moto's: its server resolves the backend for every request (`get_application`, "
+        "`list_of_moto_modules`, which stats directories) and answers each on a new connection. Our handlers and "
+        "Powertools are a few percent. The local stack's rate is moto's, not the pipeline's; in AWS each "
+        "function scales out on its own.",
+    ]
+    return out
+
+
+def _render_sizes(artifacts: list[sizes.Artifact]) -> list[str]:
+    out = [
+        "",
+        "## Deployment size (`sam build`)",
+        "",
+        "| artifact | files | unzipped | zipped | ships boto3? |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    out += [
+        f"| {a.name} | {a.files} | {a.unzipped_bytes / 1024:.1f} KiB | {a.zipped_bytes / 1024:.1f} KiB "
+        f"| {'**yes**' if a.ships_boto3 else 'no'} |"
+        for a in artifacts
+    ]
+    out += ["", "boto3 comes with the Lambda runtime; the layer ships Powertools and mutagen only."]
+    return out
+
+
+def _render_cost(box: containers.ContainerResults, c: calls.CallCounts, t: throughput.Throughput) -> list[str]:
+    memory = int(template.load()["Globals"]["Function"]["MemorySize"])
+    submit_wall = statistics.median(box.ours["submit"].warm_wall_ms)
+    webhook_wall = statistics.median(box.ours["webhook"].warm_wall_ms)
+    submit_calls = sum(n for (f, s, _), n in c.calls.items() if f == "submit" and s != "secrets-manager") / c.jobs
+    lines = cost.estimate(
+        submit_invocations_per_job=c.invocations["submit"] / c.jobs,
+        submit_ms_per_job=submit_wall,
+        webhook_ms=webhook_wall,
+        memory_mb=memory,
+        table_writes_per_job=c.by(lambda f, s, op: s == "dynamodb" and op in calls.WRITES) / c.jobs,
+        result_item_bytes=c.result_item_bytes,
+        s3_gets_per_job=c.calls[("submit", "s3", "GetObject")] / c.jobs,
+        aws_calls_submit_per_job=submit_calls,
+        log_bytes_per_job=t.log_bytes / t.uploads,
+        sqs_batch=c.jobs / max(1, c.invocations["submit"]),
+    )
+    total = sum(line.per_million for line in lines)
+    out = [
+        "",
+        "## AWS cost per million voiceprints",
+        "",
+        f"From the counts above, {memory} MB arm64 functions (the template's), us-east-1 list prices without free "
+        "tier (`bench/cost.py`; check them against aws.amazon.com/pricing). Assumed where one machine cannot "
+        "measure: "
+        + ", ".join(f"{k} = {v}" for k, v in cost.ASSUMED.items())
+        + ". pyannoteAI's own price per job is not included.",
+        "",
+        "| item | per job | unit price | per million jobs | basis |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    out += [
+        f"| {line.item} | {line.quantity_per_job:.6g} | ${line.unit_price:.3g} | ${line.per_million:,.2f} "
+        f"| {line.basis} |"
+        for line in lines
+    ]
+    out += [
+        f"| **total** | | | **${total:,.2f}** | |",
+        "",
+        "Fixed monthly costs are apart: two secrets ($0.40 each), the reconciler's schedule (one invocation a "
+        "few minutes, cents), the alarms, and PITR storage.",
+    ]
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The calls a successful job costs, counted as the bench counts them (botocore hooks + the emulator): a
+regression here is a cost regression. Counts, not timings."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import calls
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_successful_job_costs_the_floor_plus_the_claim_write() -> None:
+    counts = calls.count(6, timeout=120)
+
+    assert counts.jobs == 6
+    per_job = {
+        "presigns": sum(counts.presigns.values()) / counts.jobs,
+        "posts": counts.api["POST /v1/voiceprint"] / counts.jobs,
+        "polls": counts.api["GET /v1/jobs/{id}"] / counts.jobs,
+        "submit writes": counts.per_job(counts.calls, *[("submit", "dynamodb", op) for op in calls.WRITES]),
+        "webhook writes": counts.per_job(counts.calls, *[("webhook", "dynamodb", op) for op in calls.WRITES]),
+        "header reads": counts.per_job(counts.calls, ("submit", "s3", "GetObject")),
+    }
+    assert per_job == {
+        "presigns": 1,
+        "posts": 1,
+        "polls": 0,
+        "submit writes": 2,  # claim + jobId
+        "webhook writes": 1,  # the result
+        "header reads": 1,
+    }
+    # One secret fetch per function container that needs one, whatever the number of jobs.
+    secrets = {f: n for (f, service, _), n in counts.calls.items() if service == "secrets-manager"}
+    assert secrets == {"submit": 1, "webhook": 1}
+    assert sum(counts.attempts.values()) == sum(counts.calls.values())  # no retries on a healthy run
