@@ -35,6 +35,7 @@ REGION: Final = "eu-west-1"
 API_KEY = "test-api-key-7f3a9c1e5b"
 WEBHOOK_SECRET = "whsec_test_current_9d2b7e"
 BUCKET = "voiceprint-input-test"
+RESULTS_BUCKET = "voiceprint-results-test"
 WEBHOOK_URL = "https://hooks.example.test/webhooks/pyannote"
 
 
@@ -91,6 +92,7 @@ def aws(aws_credentials: None) -> Iterator[Aws]:
         sm = boto3.client("secretsmanager", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        s3.create_bucket(Bucket=RESULTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         ddb.create_table(TableName="jobs", **template.table_definition())
         dlq_url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -135,8 +137,12 @@ def function_env(aws: Aws, api_url: str, function: str, **overrides: str) -> dic
         "WebhookSecretName": aws.webhook_secret,
         "PyannoteApiUrl": api_url,
         "DeadLetterQueue": aws.dlq_url,
+        "ResultsBucket": RESULTS_BUCKET,
     }
-    return template.resolved_environment(function, refs, {"WEBHOOK_URL": WEBHOOK_URL, **overrides})
+    # These tests name objects without a folder ("ok.wav"): with no voiceprint prefix, every key outside the
+    # identify prefix is a voiceprint sample. The prefixes themselves are tested with their defaults.
+    defaults = {"WEBHOOK_URL": WEBHOOK_URL, "VOICEPRINT_PREFIX": ""}
+    return template.resolved_environment(function, refs, {**defaults, **overrides})
 
 
 HANDLERS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "reconciler": "ReconcilerFunction"}

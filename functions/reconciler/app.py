@@ -19,6 +19,7 @@ service = ReconcileService(
     settings=settings,
     store=wiring.job_store(settings),
     client=wiring.pyannote_client(settings, wiring.secretsmanager()),
+    results=wiring.result_store(settings),
 )
 
 

@@ -32,6 +32,7 @@ service = WebhookService(
     store=wiring.job_store(settings),
     secrets=wiring.secret(settings.webhook_secret_id, settings, secrets),
     client=_client,
+    results=wiring.result_store(settings),
 )
 
 

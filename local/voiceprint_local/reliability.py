@@ -227,7 +227,7 @@ def run_burst(
         faults=Faults(seed=seed),
     )
     clips = list(_clips().values())
-    files = [(f"burst/{i:05d}.wav", clips[i % len(clips)]) for i in range(uploads)]
+    files = [(f"voiceprints/burst/{i:05d}.wav", clips[i % len(clips)]) for i in range(uploads)]
     with captured_output() as log_file, LocalStack(options) as stack:
         assert stack.emulator is not None
         emulator = stack.emulator
@@ -365,7 +365,7 @@ def _chaos_files(uploads: int, seed: int) -> tuple[list[tuple[str, bytes]], dict
                 kind = code
                 break
             roll -= share
-        key = f"chaos/{i:05d} {'bad' if kind != 'ok' else 'clip'}+ü.wav"  # spaces, '+', unicode: as users name files
+        key = f"voiceprints/chaos/{i:05d} {'bad' if kind != 'ok' else 'clip'}+ü.wav"  # spaces, '+', unicode: as users name files
         files.append((key, bad[kind] if kind != "ok" else clips[i % len(clips)]))
         expected[key] = [kind]
     return files, expected

@@ -41,6 +41,7 @@ ACCOUNT = "123456789012"
 ACCESS_KEY = "local"
 SECRET_KEY = "local-secret-key"  # noqa: S105 - a fake for moto; the emulator checks presigned URLs with it
 BUCKET = "voiceprint-input-local"
+RESULTS_BUCKET = "voiceprint-results-local"
 TABLE = "voiceprint-jobs-local"
 WEBHOOK_PATH = "/webhooks/pyannote"
 FUNCTIONS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "reconciler": "ReconcilerFunction"}
@@ -233,14 +234,9 @@ class LocalStack:
         ]
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        rules = [
-            {"Name": n, "Value": params[p]} for n, p in (("prefix", "KeyPrefix"), ("suffix", "KeySuffix")) if params[p]
-        ]
-        notification: dict[str, Any] = {"QueueArn": self.queue_arn, "Events": ["s3:ObjectCreated:*"]}
-        if rules:
-            notification["Filter"] = {"Key": {"FilterRules": rules}}
+        s3.create_bucket(Bucket=RESULTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_notification_configuration(
-            Bucket=BUCKET, NotificationConfiguration={"QueueConfigurations": [notification]}
+            Bucket=BUCKET, NotificationConfiguration={"QueueConfigurations": self._notifications(params)}
         )
         ddb.create_table(TableName=TABLE, **template.table_definition())
         ddb.update_time_to_live(
@@ -248,6 +244,25 @@ class LocalStack:
         )
         sm.create_secret(Name="voiceprint/pyannote-api-key", SecretString=self.api_key)
         sm.create_secret(Name="voiceprint/pyannote-webhook-secret", SecretString=self.webhook_secret)
+
+    def _notifications(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The template's S3 -> SQS notifications: one per prefix (voiceprints, identification)."""
+        env = self.options.env
+        suffix = env.get("KEY_SUFFIX", params["KeySuffix"])
+        configs = []
+        for variable, parameter in (("VOICEPRINT_PREFIX", "VoiceprintPrefix"), ("IDENTIFY_PREFIX", "IdentifyPrefix")):
+            prefix = env.get(variable, params[parameter])
+            if not prefix:
+                continue
+            rules = [{"Name": "prefix", "Value": prefix}] + ([{"Name": "suffix", "Value": suffix}] if suffix else [])
+            configs.append(
+                {
+                    "QueueArn": self.queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": rules}},
+                }
+            )
+        return configs
 
     def function_env(self) -> dict[str, str]:
         """The functions' environment as template.yaml declares it, resolved against this stack."""
@@ -259,6 +274,7 @@ class LocalStack:
             "PyannoteApiUrl": self.emulator.url,
             "LogLevel": self.options.log_level,
             "DeadLetterQueue": self.dlq_url,
+            "ResultsBucket": RESULTS_BUCKET,
         }
         env: dict[str, str] = {}
         for logical_id in FUNCTIONS.values():

@@ -53,8 +53,8 @@ def _settle(stack: LocalStack, keys: list[str], timeout: float = 30) -> dict[str
 
 def test_upload_becomes_a_voiceprint(stack: LocalStack) -> None:
     assert stack.emulator is not None
-    stack.upload("e2e/alice.wav", wav_bytes(2.0, "alice"))
-    record = _settle(stack, ["e2e/alice.wav"])["e2e/alice.wav"]
+    stack.upload("voiceprints/e2e/alice.wav", wav_bytes(2.0, "alice"))
+    record = _settle(stack, ["voiceprints/e2e/alice.wav"])["voiceprints/e2e/alice.wav"]
     assert record["status"] == "succeeded"
     assert record["voiceprint"].startswith("emulator-v1:")
     job = stack.emulator.jobs[record["jobId"]]
@@ -69,21 +69,21 @@ def test_upload_becomes_a_voiceprint(stack: LocalStack) -> None:
 def test_refused_files_get_reasons_and_cost_no_api_call(stack: LocalStack) -> None:
     assert stack.emulator is not None
     before = stack.emulator.stats.requests["POST /v1/voiceprint"]
-    files = {"e2e/long.wav": silent_wav(31), "e2e/readme.txt": b"not audio" * 100, "e2e/empty.wav": b""}
+    files = {"voiceprints/e2e/long.wav": silent_wav(31), "voiceprints/e2e/readme.txt": b"not audio" * 100, "voiceprints/e2e/empty.wav": b""}
     for key, data in files.items():
         stack.upload(key, data)
     records = _settle(stack, list(files))
     assert {k: r["failureCode"] for k, r in records.items()} == {
-        "e2e/long.wav": "too_long",
-        "e2e/readme.txt": "not_audio",
-        "e2e/empty.wav": "empty_object",
+        "voiceprints/e2e/long.wav": "too_long",
+        "voiceprints/e2e/readme.txt": "not_audio",
+        "voiceprints/e2e/empty.wav": "empty_object",
     }
     assert stack.emulator.stats.requests["POST /v1/voiceprint"] == before
 
 
 def test_forged_webhook_is_refused_over_http(stack: LocalStack) -> None:
-    stack.upload("e2e/bob.wav", wav_bytes(1.5, "bob"))
-    record = _settle(stack, ["e2e/bob.wav"])["e2e/bob.wav"]
+    stack.upload("voiceprints/e2e/bob.wav", wav_bytes(1.5, "bob"))
+    record = _settle(stack, ["voiceprints/e2e/bob.wav"])["voiceprints/e2e/bob.wav"]
     before = stack.records()
     body = json.dumps({"jobId": record["jobId"], "status": "failed", "output": {"error": "forged"}}).encode()
     ts = str(int(time.time()))
@@ -103,8 +103,8 @@ def test_forged_webhook_is_refused_over_http(stack: LocalStack) -> None:
 
 
 def test_binary_content_type_arrives_base64_and_still_verifies(stack: LocalStack) -> None:
-    stack.upload("e2e/carol.wav", wav_bytes(1.0, "carol"))
-    record = _settle(stack, ["e2e/carol.wav"])["e2e/carol.wav"]
+    stack.upload("voiceprints/e2e/carol.wav", wav_bytes(1.0, "carol"))
+    record = _settle(stack, ["voiceprints/e2e/carol.wav"])["voiceprints/e2e/carol.wav"]
     body = json.dumps({"jobId": record["jobId"], "status": "succeeded", "output": {"voiceprint": "x"}}).encode()
     ts = str(int(time.time()))
     resp = requests.post(
@@ -120,15 +120,15 @@ def test_binary_content_type_arrives_base64_and_still_verifies(stack: LocalStack
     # The local API Gateway sent it base64-encoded; the signature held on the decoded raw bytes. It is a
     # duplicate (the record is already terminal) and the genuine voiceprint is untouched.
     assert (resp.status_code, resp.json()) == (200, {"result": "duplicate"})
-    assert stack.terminal_records()["e2e/carol.wav"]["voiceprint"] == record["voiceprint"]
+    assert stack.terminal_records()["voiceprints/e2e/carol.wav"]["voiceprint"] == record["voiceprint"]
 
 
 def test_dropped_webhook_is_recovered_by_polling(stack: LocalStack) -> None:
     assert stack.emulator is not None
     stack.emulator.config.drop_webhook_rate = 1.0
     dropped_before = stack.emulator.stats.webhooks_dropped
-    stack.upload("e2e/dropped.wav", wav_bytes(1.0, "alice"))
-    record = _settle(stack, ["e2e/dropped.wav"], timeout=30)["e2e/dropped.wav"]
+    stack.upload("voiceprints/e2e/dropped.wav", wav_bytes(1.0, "alice"))
+    record = _settle(stack, ["voiceprints/e2e/dropped.wav"], timeout=30)["voiceprints/e2e/dropped.wav"]
     assert record["status"] == "succeeded"
     assert stack.emulator.stats.webhooks_dropped == dropped_before + 1
     assert stack.emulator.stats.requests["GET /v1/jobs/{id}"] >= 1
@@ -138,8 +138,8 @@ def test_status_only_and_duplicated_webhooks(stack: LocalStack) -> None:
     assert stack.emulator is not None
     stack.emulator.config.status_only = True
     stack.emulator.config.duplicate_webhook_rate = 1.0
-    stack.upload("e2e/status-only.wav", wav_bytes(1.0, "bob"))
-    record = _settle(stack, ["e2e/status-only.wav"])["e2e/status-only.wav"]
+    stack.upload("voiceprints/e2e/status-only.wav", wav_bytes(1.0, "bob"))
+    record = _settle(stack, ["voiceprints/e2e/status-only.wav"])["voiceprints/e2e/status-only.wav"]
     assert record["status"] == "succeeded"
     assert record["voiceprint"].startswith("emulator-v1:")
 
@@ -147,8 +147,8 @@ def test_status_only_and_duplicated_webhooks(stack: LocalStack) -> None:
 def test_failed_jobs_are_recorded_with_the_vendor_error(stack: LocalStack) -> None:
     assert stack.emulator is not None
     stack.emulator.config.failure_rate = 1.0
-    stack.upload("e2e/unlucky.wav", wav_bytes(1.0, "carol"))
-    record = _settle(stack, ["e2e/unlucky.wav"])["e2e/unlucky.wav"]
+    stack.upload("voiceprints/e2e/unlucky.wav", wav_bytes(1.0, "carol"))
+    record = _settle(stack, ["voiceprints/e2e/unlucky.wav"])["voiceprints/e2e/unlucky.wav"]
     assert record["status"] == "failed"
     assert record["reason"] == "pyannoteAI job failed: Internal processing error"
 
@@ -158,7 +158,7 @@ def test_a_429_storm_is_survived_without_double_submission(stack: LocalStack) ->
     stack.emulator.config.rate_limits = {"submit": 4}
     stack.emulator.config.rate_window_seconds = 2.0
     before_429 = stack.emulator.stats.answers[429]
-    keys = [f"e2e/storm/{i:02d}.wav" for i in range(16)]
+    keys = [f"voiceprints/e2e/storm/{i:02d}.wav" for i in range(16)]
     audio = wav_bytes(0.5, "alice")
     for key in keys:
         stack.upload(key, audio)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+
+class Kind(StrEnum):
+    """What an uploaded object is for, decided by its key prefix."""
+
+    VOICEPRINT = "voiceprint"  # one speaker's sample -> POST /v1/voiceprint
+    IDENTIFY = "identify"  # a recording -> POST /v1/identify against the stored voiceprints of its group
 
 
 class Status(StrEnum):
@@ -39,6 +47,9 @@ class FailureCode(StrEnum):
     JOB_CANCELED = "job_canceled"
     NO_OUTPUT = "no_output"
     LOST = "lost"
+    INVALID_LABEL = "invalid_label"
+    NO_VOICEPRINTS = "no_voiceprints"
+    TOO_MANY_VOICEPRINTS = "too_many_voiceprints"
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,17 @@ class Outcome:
     failure_code: FailureCode | None = None
     reason: str | None = None
     warning: str | None = None
+    result: str | None = None  # an identification's output (JSON text) while it is small enough to keep inline
+    result_location: str | None = None  # s3://bucket/key of an identification's output kept in S3
+
+    @property
+    def kind(self) -> Kind | None:
+        """Which kind of job produced a success (the vendor's job answer does not say; its output's shape does)."""
+        if self.voiceprint is not None:
+            return Kind.VOICEPRINT
+        if self.result is not None or self.result_location is not None:
+            return Kind.IDENTIFY
+        return None
 
     @property
     def terminal(self) -> bool:
@@ -64,6 +86,8 @@ class Outcome:
             ("failureCode", self.failure_code.value if self.failure_code else None),
             ("reason", self.reason),
             ("warning", self.warning),
+            ("result", self.result),
+            ("resultLocation", self.result_location),
         ):
             if value is not None:
                 item[name] = value
@@ -79,13 +103,27 @@ class Outcome:
             failure_code=FailureCode(code) if code else None,
             reason=item.get("reason"),
             warning=item.get("warning"),
+            result=item.get("result"),
+            result_location=item.get("resultLocation"),
         )
 
 
+# The parts of an identification's output we keep (openapi.json IdentificationJobOutput).
+IDENTIFICATION_FIELDS = ("diarization", "exclusiveDiarization", "identification", "voiceprints", "confidence")
+
+
+def _has_result(output: Mapping[str, Any] | None) -> bool:
+    if not output:
+        return False
+    if isinstance(output.get("voiceprint"), str) and output["voiceprint"]:
+        return True
+    return isinstance(output.get("identification"), list)
+
+
 def needs_output_fetch(vendor_status: str, output: Mapping[str, Any] | None) -> bool:
-    """A status-only webhook (no output), or a success without its voiceprint: fetch the job's output."""
+    """A status-only webhook (no output), or a success without its voiceprint or identification: fetch the job."""
     if vendor_status == "succeeded":
-        return not (output and output.get("voiceprint"))
+        return not _has_result(output)
     return vendor_status == "failed" and output is None
 
 
@@ -99,6 +137,10 @@ def outcome_from_job(vendor_status: str, output: Mapping[str, Any] | None) -> Ou
         voiceprint = output.get("voiceprint")
         if isinstance(voiceprint, str) and voiceprint:
             return Outcome(vendor_status, Status.SUCCEEDED, voiceprint=voiceprint, warning=warning)
+        if isinstance(output.get("identification"), list):
+            kept = {name: output[name] for name in IDENTIFICATION_FIELDS if name in output}
+            result = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
+            return Outcome(vendor_status, Status.SUCCEEDED, result=result, warning=warning)
         return Outcome(
             vendor_status,
             Status.FAILED,

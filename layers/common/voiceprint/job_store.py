@@ -2,7 +2,8 @@
 
 Item: pk = "OBJ#<sha256(bucket/key)[:40]>", sk = "VER#<versionId | seq:<sequencer>>".
 GSI "byJobId" (jobId) answers "which object is job X"; sparse GSI "byPending" (pendingShard, pendingSince) lists
-jobs still waiting for a result, for the reconciler. TTL attribute: expiresAt (epoch seconds).
+jobs still waiting for a result, for the reconciler; sparse GSI "byGroup" (voiceprintGroup, label) holds the
+voiceprints of each group, for identification and for listing by label. TTL attribute: expiresAt (epoch seconds).
 
 Every write is conditional, so the state machine in job_state holds even under duplicate and concurrent
 deliveries: a claim can be taken once per object version, results are only written for the record's own jobId,
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from voiceprint.job_state import TERMINAL, FailureCode, Outcome, Status
+from voiceprint.job_state import TERMINAL, FailureCode, Kind, Outcome, Status
 from voiceprint.object_ref import ObjectRef, key_hash
 
 if TYPE_CHECKING:
@@ -31,6 +32,12 @@ _de = TypeDeserializer()
 PENDING_SHARD = "PENDING"
 GSI_BY_JOB = "byJobId"
 GSI_BY_PENDING = "byPending"
+GSI_BY_GROUP = "byGroup"
+
+
+def group_key(group: str) -> str:
+    """The byGroup partition of a group: index keys cannot be empty strings, and the top-level group is ""."""
+    return f"g#{group}"
 
 
 def _to_ddb(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,6 +113,10 @@ class JobStore:
             if isinstance(value, tuple) and value[0] == "if_not_exists":
                 values[f":s{i}"] = value[1]
                 sets.append(f"#s{i} = if_not_exists(#s{i}, :s{i})")
+            elif isinstance(value, tuple) and value[0] == "copy_of":  # another attribute's value, or a default
+                attr_names[f"#c{i}"] = value[1]
+                values[f":s{i}"] = value[2]
+                sets.append(f"#s{i} = if_not_exists(#c{i}, :s{i})")
             else:
                 values[f":s{i}"] = value
                 sets.append(f"#s{i} = :s{i}")
@@ -139,7 +150,9 @@ class JobStore:
         return int(now) + self._retention
 
     # -- submit side ---------------------------------------------------------------------------------------
-    def claim(self, ref: ObjectRef, *, now: float, lease_seconds: int) -> Claim | None:
+    def claim(
+        self, ref: ObjectRef, *, now: float, lease_seconds: int, kind: Kind = Kind.VOICEPRINT, group: str = ""
+    ) -> Claim | None:
         """Take the right to submit this object version; None if it is past submission (submitted or done).
 
         Raises ClaimHeld while another invocation's lease runs: the caller must come back after it rather than
@@ -159,6 +172,9 @@ class JobStore:
                     "versionId": ref.version_id,
                     "etag": ref.etag,
                     "size": ref.size,
+                    "kind": kind.value,
+                    "group": group,
+                    "groupKey": group_key(group),
                     "early": ("if_not_exists", {}),
                     "createdAt": ("if_not_exists", int(now)),
                     "updatedAt": int(now),
@@ -226,11 +242,21 @@ class JobStore:
             ref, claim, {"status": status.value, "lastError": reason, "updatedAt": int(now)}, (), add={counter: 1}
         )
 
-    def mark_failed(self, ref: ObjectRef, claim: Claim, *, code: FailureCode, reason: str, now: float) -> None:
+    def mark_failed(
+        self,
+        ref: ObjectRef,
+        claim: Claim,
+        *,
+        code: FailureCode,
+        reason: str,
+        now: float,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         self._release(
             ref,
             claim,
             {
+                **(details or {}),
                 "status": Status.FAILED.value,
                 "failureCode": code.value,
                 "reason": reason,
@@ -242,10 +268,20 @@ class JobStore:
         )
 
     def record_submitted(
-        self, ref: ObjectRef, claim: Claim, *, job_id: str, vendor_status: str, warning: str | None, now: float
+        self,
+        ref: ObjectRef,
+        claim: Claim,
+        *,
+        job_id: str,
+        vendor_status: str,
+        warning: str | None,
+        now: float,
+        details: Mapping[str, Any] | None = None,
     ) -> Outcome | None:
-        """Record the job; return a result that a webhook delivered before this write, if there was one."""
+        """Record the job (and `details`: a voiceprint's label, an identification's candidates); return a result
+        that a webhook delivered before this write, if there was one."""
         fields: dict[str, Any] = {
+            **(details or {}),
             "status": Status.SUBMITTED.value,
             "jobId": job_id,
             "vendorStatus": vendor_status,
@@ -290,21 +326,34 @@ class JobStore:
                 ("failureCode", outcome.failure_code.value if outcome.failure_code else None),
                 ("reason", outcome.reason),
                 ("warning", outcome.warning),
+                ("result", outcome.result),
+                ("resultLocation", outcome.result_location),
             ):
                 if value is not None:
                     fields[name] = value
+            if outcome.voiceprint is not None:
+                # Into the byGroup index, where identification finds it.
+                fields["voiceprintGroup"] = ("copy_of", "groupKey", group_key(""))
             remove: tuple[str, ...] = ("pendingShard", "pendingSince", "early")
         else:
             # Still running: move it to the back of the reconciler's queue.
             fields = {"vendorStatus": outcome.vendor_status, "updatedAt": int(now), "pendingSince": int(now)}
             remove = ()
+        condition = f"jobId = :jid AND {not_terminal}"
+        cond_values: dict[str, Any] = {":jid": job_id, **terminal_values}
+        if outcome.kind is not None:
+            # A genuine result of one kind never lands on a record of the other (records from before kinds
+            # existed are voiceprints).
+            legacy = " OR attribute_not_exists(kind)" if outcome.kind is Kind.VOICEPRINT else ""
+            condition += f" AND (kind = :kind{legacy})"
+            cond_values[":kind"] = outcome.kind.value
         try:
             self._update(
                 keys,
                 set_=fields,
                 remove=remove,
-                condition=f"jobId = :jid AND {not_terminal}",
-                cond_values={":jid": job_id, **terminal_values},
+                condition=condition,
+                cond_values=cond_values,
                 names={"#st": "status"},
             )
             return ApplyResult.APPLIED
@@ -356,6 +405,22 @@ class JobStore:
             ExpressionAttributeValues=_to_ddb({":pk": f"OBJ#{key_hash(bucket, key)}"}),
         )
         return [_from_ddb(i) for i in resp.get("Items", [])]
+
+    def voiceprints_in_group(self, group: str) -> list[dict[str, Any]]:
+        """Every stored voiceprint of a group (label, voiceprint, completedAt, object), all pages, by label."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI_BY_GROUP,
+            "KeyConditionExpression": "voiceprintGroup = :g",
+            "ExpressionAttributeValues": _to_ddb({":g": group_key(group)}),
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = self._ddb.query(**kwargs)
+            items += [_from_ddb(i) for i in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def pending_before(self, cutoff: float, limit: int) -> list[dict[str, Any]]:
         """Records waiting for a job result since before `cutoff`, oldest first."""

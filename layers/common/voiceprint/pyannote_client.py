@@ -132,16 +132,38 @@ class PyannoteClient:
         raise RequestRejected(f"{what}: {_message(payload, 'request rejected')}", status, errors)
 
     def submit_voiceprint(self, url: str, *, webhook: str | None, model: str | None) -> JobCreated:
-        body: dict[str, Any] = {"url": url}
+        return self._submit("/v1/voiceprint", {"url": url}, webhook=webhook, model=model)
+
+    def submit_identify(
+        self,
+        url: str,
+        *,
+        voiceprints: list[dict[str, str]],
+        webhook: str | None,
+        model: str | None,
+        threshold: float | None = None,
+        exclusive: bool | None = None,
+    ) -> JobCreated:
+        """`voiceprints`: 1 to 50 of {"label", "voiceprint"}; `threshold` 0..100 and `exclusive` are the matching
+        options (the API's defaults when None)."""
+        body: dict[str, Any] = {"url": url, "voiceprints": voiceprints}
+        matching = {
+            name: value for name, value in (("threshold", threshold), ("exclusive", exclusive)) if value is not None
+        }
+        if matching:
+            body["matching"] = matching
+        return self._submit("/v1/identify", body, webhook=webhook, model=model)
+
+    def _submit(self, path: str, body: dict[str, Any], *, webhook: str | None, model: str | None) -> JobCreated:
         if model:
             body["model"] = model
         if webhook:
             body["webhook"] = webhook
-        status, payload, headers = self._request("POST", "/v1/voiceprint", body)
+        status, payload, headers = self._request("POST", path, body)
         if status != 200 or not isinstance(payload, dict) or not isinstance(payload.get("jobId"), str):
             if status == 200:
-                raise TransientError("POST /v1/voiceprint -> 200 without a jobId", status)
-            self._raise_for("POST", "/v1/voiceprint", status, payload, headers)
+                raise TransientError(f"POST {path} -> 200 without a jobId", status)
+            self._raise_for("POST", path, status, payload, headers)
         return JobCreated(payload["jobId"], str(payload.get("status", "created")), payload.get("warning"))
 
     def get_job(self, job_id: str) -> Job:

@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from voiceprint.job_state import FailureCode, Outcome, Status, outcome_from_job
 from voiceprint.job_store import ApplyResult, JobStore
 from voiceprint.pyannote_client import JobNotFound, PyannoteClient, RateLimited, TransientError
+from voiceprint.result_store import ResultStore
 from voiceprint.settings import Settings
 
 logger = Logger(child=True)
@@ -39,10 +40,12 @@ class ReconcileService:
         settings: Settings,
         store: JobStore,
         client: PyannoteClient,
+        results: ResultStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._store = store
+        self._results = results
         self._client = client
         self._clock = clock
 
@@ -65,6 +68,7 @@ class ReconcileService:
                 report.errors += 1
                 continue
             keys = {"pk": item["pk"], "sk": item["sk"]}
+            outcome = self._results.place(str(item["jobId"]), outcome)
             result = self._store.apply_outcome(keys, str(item["jobId"]), outcome, now=self._clock())
             if outcome.terminal and result is ApplyResult.APPLIED:
                 report.count(outcome.failure_code.value if outcome.failure_code else outcome.status.value)

@@ -10,6 +10,9 @@ from functools import lru_cache
 # Limits of the pyannoteAI voiceprint endpoint (API_NOTES.md); they are the vendor's, not ours to tune.
 MAX_AUDIO_SECONDS = 30.0
 MAX_AUDIO_BYTES = 100 * 1024 * 1024
+# ... and of the identify endpoint.
+MAX_IDENTIFY_SECONDS = 24 * 3600.0
+MAX_IDENTIFY_BYTES = 1024 * 1024 * 1024
 
 
 class SettingsError(ValueError):
@@ -53,8 +56,13 @@ class Settings:
     model: str
     presign_expiry_seconds: int
     retention_days: int
-    key_prefix: str
+    voiceprint_prefix: str
+    identify_prefix: str
     key_suffix: str
+    results_bucket: str
+    inline_result_max_bytes: int
+    identify_threshold: int
+    identify_exclusive: bool
     webhook_tolerance_seconds: int
     accept_previous_webhook_secret: bool
     max_webhook_body_bytes: int
@@ -83,8 +91,15 @@ class Settings:
             # SigV4 allows 7 days; we keep URLs short-lived because they are bearer credentials.
             presign_expiry_seconds=_int(env, "PRESIGN_EXPIRY_SECONDS", 1800, 60, 43200),
             retention_days=_int(env, "RETENTION_DAYS", 30, 1, 3650),
-            key_prefix=env.get("KEY_PREFIX", ""),
+            voiceprint_prefix=env.get("VOICEPRINT_PREFIX", "voiceprints/"),
+            identify_prefix=env.get("IDENTIFY_PREFIX", "identify/"),
             key_suffix=env.get("KEY_SUFFIX", ""),
+            results_bucket=env.get("RESULTS_BUCKET", ""),
+            # Identification outputs up to this size stay on the record; larger ones go to the results bucket
+            # (a DynamoDB item is at most 400 KB, and every KB written is a write unit).
+            inline_result_max_bytes=_int(env, "INLINE_RESULT_MAX_BYTES", 16 * 1024, 0, 300 * 1024),
+            identify_threshold=_int(env, "IDENTIFY_THRESHOLD", 0, 0, 100),
+            identify_exclusive=_bool(env, "IDENTIFY_EXCLUSIVE", True),
             # Vendor retries arrive up to ~6 min after the first try and may keep the original timestamp.
             webhook_tolerance_seconds=_int(env, "WEBHOOK_TOLERANCE_SECONDS", 900, 420, 3600),
             accept_previous_webhook_secret=_bool(env, "ACCEPT_PREVIOUS_WEBHOOK_SECRET", True),

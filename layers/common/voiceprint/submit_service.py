@@ -1,4 +1,6 @@
-"""Submission of uploaded objects to pyannoteAI: S3 event (via SQS) -> checks -> presign -> POST /v1/voiceprint."""
+"""Submission of uploaded objects to pyannoteAI: S3 event (via SQS) -> checks -> presign -> POST /v1/voiceprint
+(objects under the voiceprint prefix) or POST /v1/identify (under the identify prefix, against the voiceprints of
+the same group)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,27 @@ from urllib.parse import quote
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from voiceprint import backoff
+from voiceprint import backoff, source_key
 from voiceprint.audio_probe import NotAudio, RangedReader, probe
-from voiceprint.job_state import FailureCode
+from voiceprint.job_state import FailureCode, Kind
 from voiceprint.job_store import Claim, ClaimHeld, JobStore, LostClaim
 from voiceprint.object_ref import ObjectRef
-from voiceprint.pyannote_client import AccountError, PyannoteClient, RateLimited, RequestRejected, TransientError
-from voiceprint.settings import MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS, Settings
+from voiceprint.pyannote_client import (
+    AccountError,
+    JobCreated,
+    PyannoteClient,
+    RateLimited,
+    RequestRejected,
+    TransientError,
+)
+from voiceprint.settings import (
+    MAX_AUDIO_BYTES,
+    MAX_AUDIO_SECONDS,
+    MAX_IDENTIFY_BYTES,
+    MAX_IDENTIFY_SECONDS,
+    Settings,
+)
+from voiceprint.source_key import SourceKey
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -108,16 +124,23 @@ class SubmitService:
             raise dead
         return outcomes
 
-    def _wanted(self, key: str) -> bool:
-        return key.startswith(self._settings.key_prefix) and key.endswith(self._settings.key_suffix)
+    def _source(self, key: str) -> SourceKey | None:
+        return source_key.parse(
+            key,
+            voiceprint_prefix=self._settings.voiceprint_prefix,
+            identify_prefix=self._settings.identify_prefix,
+            suffix=self._settings.key_suffix,
+        )
 
     def submit_object(self, ref: ObjectRef, receive_count: int) -> str:
         logger.append_keys(object_key=ref.key, bucket=ref.bucket, version=ref.version)
         logger.set_correlation_id(ref.label)
         if ref.key.endswith("/") and ref.size == 0:
             return "folder_marker"
-        if not self._wanted(ref.key):
+        source = self._source(ref.key)
+        if source is None:
             return "filtered"
+        logger.append_keys(kind=source.kind.value)
         now = self._clock()
         if now < self._throttled_until:
             # The spread grows with the message's receive count: a backlog far larger than one window's quota
@@ -125,7 +148,9 @@ class SubmitService:
             delay = self._delay(receive_count, self._throttled_until - now)
             raise RetryLater("waiting for the API's rate-limit window", delay)
         try:
-            claim = self._store.claim(ref, now=now, lease_seconds=self._settings.claim_lease_seconds)
+            claim = self._store.claim(
+                ref, now=now, lease_seconds=self._settings.claim_lease_seconds, kind=source.kind, group=source.group
+            )
         except ClaimHeld as held:
             # A duplicate delivery while another invocation submits, or the return of a message whose invocation
             # crashed before its lease ran out: either way, come back once the lease is over.
@@ -136,30 +161,30 @@ class SubmitService:
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
             return "duplicate"
         try:
-            return self._submit_claimed(ref, claim, receive_count)
+            return self._submit_claimed(ref, source, claim, receive_count)
         except LostClaim:
             logger.warning("claim taken over by another invocation; leaving the object to it")
             return "lost_claim"
 
     # -- steps ---------------------------------------------------------------------------------------------
-    def _submit_claimed(self, ref: ObjectRef, claim: Claim, receive_count: int) -> str:
-        adopted = self._adopt(ref, claim)
-        if adopted:
-            return adopted
+    def _submit_claimed(self, ref: ObjectRef, source: SourceKey, claim: Claim, receive_count: int) -> str:
         try:
-            self._check(ref)
+            details, candidates = self._check(ref, source)
         except Refusal as refusal:
             self._store.mark_failed(ref, claim, code=refusal.code, reason=refusal.reason, now=self._clock())
             logger.info("object refused", extra={"failure_code": refusal.code.value, "reason": refusal.reason})
             metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
             return f"refused:{refusal.code.value}"
+        adopted = self._adopt(ref, claim, details)
+        if adopted:
+            return adopted
 
         url = self._presign(ref)
         webhook = (
             f"{self._settings.webhook_url}?ref={quote(ref.token, safe='')}" if self._settings.webhook_url else None
         )
         try:
-            job = self._client.submit_voiceprint(url, webhook=webhook, model=self._settings.model)
+            job = self._post(source.kind, url, webhook, candidates)
         except RequestRejected as exc:
             reason = str(exc) + "".join(f"; {e.get('field')}: {e.get('message')}" for e in exc.errors[:5])
             self._store.mark_failed(ref, claim, code=FailureCode.API_REJECTED, reason=reason, now=self._clock())
@@ -173,7 +198,13 @@ class SubmitService:
             self._retry(ref, claim, receive_count, str(exc), None, throttled=False)
 
         early = self._store.record_submitted(
-            ref, claim, job_id=job.job_id, vendor_status=job.status, warning=job.warning, now=self._clock()
+            ref,
+            claim,
+            job_id=job.job_id,
+            vendor_status=job.status,
+            warning=job.warning,
+            now=self._clock(),
+            details=details,
         )
         logger.set_correlation_id(job.job_id)
         logger.info("job submitted", extra={"job_id": job.job_id, "attempt": claim.attempt})
@@ -183,14 +214,56 @@ class SubmitService:
             logger.info("applied a webhook that arrived before the job was recorded")
         return "submitted"
 
-    def _adopt(self, ref: ObjectRef, claim: Claim) -> str | None:
+    def _post(self, kind: Kind, url: str, webhook: str | None, candidates: list[dict[str, str]]) -> JobCreated:
+        if kind is Kind.VOICEPRINT:
+            return self._client.submit_voiceprint(url, webhook=webhook, model=self._settings.model)
+        return self._client.submit_identify(
+            url,
+            voiceprints=candidates,
+            webhook=webhook,
+            model=self._settings.model,
+            threshold=self._settings.identify_threshold,
+            exclusive=self._settings.identify_exclusive,
+        )
+
+    def _candidates(self, group: str) -> list[dict[str, str]]:
+        """The group's voiceprints, one per label (the newest when a label was uploaded more than once)."""
+        newest: dict[str, dict[str, Any]] = {}
+        for item in self._store.voiceprints_in_group(group):
+            label = item.get("label")
+            if not label or not item.get("voiceprint"):
+                continue
+            if label not in newest or int(item.get("completedAt", 0)) > int(newest[label].get("completedAt", 0)):
+                newest[label] = item
+        where = f"group {group!r}" if group else "the top-level group"
+        if not newest:
+            raise Refusal(
+                FailureCode.NO_VOICEPRINTS,
+                f"no voiceprints in {where} to identify against: upload samples under "
+                f"{self._settings.voiceprint_prefix}{group} first",
+            )
+        if len(newest) > source_key.MAX_IDENTIFY_VOICEPRINTS:
+            raise Refusal(
+                FailureCode.TOO_MANY_VOICEPRINTS,
+                f"{where} has {len(newest)} speaker labels; pyannoteAI compares at most "
+                f"{source_key.MAX_IDENTIFY_VOICEPRINTS}: split it into subfolders",
+            )
+        return [{"label": label, "voiceprint": str(newest[label]["voiceprint"])} for label in sorted(newest)]
+
+    def _adopt(self, ref: ObjectRef, claim: Claim, details: Mapping[str, Any]) -> str | None:
         """An earlier submission timed out or crashed after pyannoteAI created the job, and that job's webhook has
         since arrived: take its result instead of submitting (and paying) again."""
         for job_id, outcome in claim.early.items():
             if not outcome.terminal:
                 continue
             self._store.record_submitted(
-                ref, claim, job_id=job_id, vendor_status=outcome.vendor_status, warning=None, now=self._clock()
+                ref,
+                claim,
+                job_id=job_id,
+                vendor_status=outcome.vendor_status,
+                warning=None,
+                now=self._clock(),
+                details=details,
             )
             self._store.apply_outcome(ref.keys, job_id, outcome, now=self._clock())
             logger.set_correlation_id(job_id)
@@ -235,23 +308,39 @@ class SubmitService:
             rand=self._rand,
         )
 
-    def _check(self, ref: ObjectRef) -> None:
+    def _check(self, ref: ObjectRef, source: SourceKey) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        """Refuse what pyannoteAI would refuse, before paying for it. Returns what to record with the job (a
+        voiceprint's label; an identification's candidate labels) and an identification's voiceprints."""
+        identify = source.kind is Kind.IDENTIFY
+        max_bytes, max_seconds = (
+            (MAX_IDENTIFY_BYTES, MAX_IDENTIFY_SECONDS) if identify else (MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS)
+        )
         if ref.size == 0:
             raise Refusal(FailureCode.EMPTY, "the object is empty")
-        if ref.size > MAX_AUDIO_BYTES:
-            raise Refusal(FailureCode.TOO_LARGE, f"{ref.size} bytes is over the API's limit of {MAX_AUDIO_BYTES} bytes")
-        reader = RangedReader(lambda start, end: self._get_range(ref, start, end), ref.size)
+        if ref.size > max_bytes:
+            raise Refusal(FailureCode.TOO_LARGE, f"{ref.size} bytes is over the API's limit of {max_bytes} bytes")
+        metadata: dict[str, str] = {}
+        reader = RangedReader(lambda start, end: self._get_range(ref, start, end, metadata), ref.size)
         try:
             info = probe(reader)
         except NotAudio as exc:
             raise Refusal(FailureCode.NOT_AUDIO, str(exc)) from None
         except ObjectGone:
             raise Refusal(FailureCode.OBJECT_GONE, "the object was deleted before it could be processed") from None
-        if info.duration_seconds > MAX_AUDIO_SECONDS:
+        if info.duration_seconds > max_seconds:
             raise Refusal(
                 FailureCode.TOO_LONG,
-                f"{info.duration_seconds:.1f} s of audio is over the API's limit of {MAX_AUDIO_SECONDS:.0f} s",
+                f"{info.duration_seconds:.1f} s of audio is over the API's limit of {max_seconds:.0f} s",
             )
+        if identify:
+            candidates = self._candidates(source.group)
+            return {"candidates": [c["label"] for c in candidates]}, candidates
+        # The object's own metadata wins over its file name (x-amz-meta-label), read from the header GET.
+        label = metadata.get("label") or source.stem
+        problem = source_key.label_problem(label)
+        if problem:
+            raise Refusal(FailureCode.INVALID_LABEL, f"{problem} (set x-amz-meta-label or rename the file)")
+        return {"label": label}, []
 
     def _object_params(self, ref: ObjectRef) -> dict[str, Any]:
         params: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
@@ -259,7 +348,7 @@ class SubmitService:
             params["VersionId"] = ref.version_id
         return params
 
-    def _get_range(self, ref: ObjectRef, start: int, end: int) -> bytes:
+    def _get_range(self, ref: ObjectRef, start: int, end: int, metadata: dict[str, str]) -> bytes:
         try:
             resp = self._s3.get_object(**self._object_params(ref), Range=f"bytes={start}-{end}")
         except Exception as exc:
@@ -267,6 +356,7 @@ class SubmitService:
             if code in ("NoSuchKey", "NoSuchVersion", "404"):
                 raise ObjectGone() from None
             raise
+        metadata.update(resp.get("Metadata") or {})
         return resp["Body"].read()
 
     def _presign(self, ref: ObjectRef) -> str:

@@ -18,6 +18,7 @@ from voiceprint.job_state import VENDOR_STATUSES, Outcome, Status, needs_output_
 from voiceprint.job_store import ApplyResult, JobStore
 from voiceprint.object_ref import keys_from_token
 from voiceprint.pyannote_client import JobNotFound, PyannoteClient, PyannoteError
+from voiceprint.result_store import ResultStore
 from voiceprint.secret_source import SecretSource
 from voiceprint.settings import Settings
 
@@ -71,10 +72,12 @@ class WebhookService:
         store: JobStore,
         secrets: SecretSource,
         client: Callable[[], PyannoteClient],
+        results: ResultStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._store = store
+        self._results = results
         self._secrets = secrets
         self._client = client  # a factory: most webhooks carry their output and never need the API
         self._clock = clock
@@ -121,7 +124,7 @@ class WebhookService:
                 return WebhookResponse(503, {"message": "output not available yet, retry"})
             if job is not None:
                 vendor_status, output = job.status, job.output
-        outcome = outcome_from_job(vendor_status, output)
+        outcome = self._results.place(job_id, outcome_from_job(vendor_status, output))
         result = self._store.apply_outcome(keys, job_id, outcome, now=self._clock())
         self._count(result, outcome)
         logger.info("webhook applied", extra={"result": result.value, "status": outcome.status.value})

@@ -13,6 +13,7 @@ from botocore.config import Config
 
 from voiceprint.job_store import JobStore
 from voiceprint.pyannote_client import PyannoteClient
+from voiceprint.result_store import ResultStore
 from voiceprint.secret_source import SecretSource
 from voiceprint.settings import Settings
 
@@ -59,3 +60,15 @@ def pyannote_client(
     return PyannoteClient(
         settings.api_base_url, api_key.current, timeout_seconds=timeout_seconds or settings.http_timeout_seconds
     )
+
+
+def result_store(settings: Settings) -> ResultStore:
+    # The S3 client is made on first use only: few invocations write a result to S3, and a client costs ~20 ms.
+    clients: list[S3Client] = []
+
+    def client() -> S3Client:
+        if not clients:
+            clients.append(s3())
+        return clients[0]
+
+    return ResultStore(client, settings.results_bucket, inline_max_bytes=settings.inline_result_max_bytes)

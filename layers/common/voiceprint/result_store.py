@@ -1,0 +1,37 @@
+"""Where an identification's output lives: on the record while it is small, else in the results bucket (same
+retention, by lifecycle rule) with the record pointing at it. Voiceprints always stay on the record (at most
+20,000 characters)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from voiceprint.job_state import Outcome
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class ResultStore:
+    def __init__(self, s3: Callable[[], S3Client], bucket: str, *, inline_max_bytes: int) -> None:
+        self._s3 = s3  # a factory: most invocations never write a result to S3, and a client costs cold start
+        self._bucket = bucket
+        self._inline_max = inline_max_bytes
+
+    def place(self, job_id: str, outcome: Outcome) -> Outcome:
+        """The outcome as it will be recorded: a large result replaced by its S3 location. Rewriting the same key
+        on a repeated webhook is harmless (same job, same output)."""
+        if outcome.result is None or len(outcome.result.encode()) <= self._inline_max or not self._bucket:
+            return outcome
+        key = f"identifications/{quote(job_id, safe='')}.json"
+        self._s3().put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=outcome.result.encode(),
+            ContentType="application/json",
+            ServerSideEncryption="AES256",
+        )
+        return dataclasses.replace(outcome, result=None, result_location=f"s3://{self._bucket}/{key}")

@@ -1,0 +1,53 @@
+"""What an object key means: its kind (by prefix), its group (the folder under that prefix) and the speaker
+label it implies (the file name without extension, unless the object's `x-amz-meta-label` says otherwise).
+
+    voiceprints/alice.wav            voiceprint, group "",        label "alice"
+    voiceprints/team-a/Bob Smith.m4a voiceprint, group "team-a/", label "Bob Smith"
+    identify/call.wav                identification against the voiceprints of group ""
+    identify/team-a/standup.mp3      identification against the voiceprints of group "team-a/"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voiceprint.job_state import Kind
+
+# pyannoteAI's label rules (openapi.json Voiceprint.label, API_NOTES.md): at most 100 characters, never starting
+# with "SPEAKER_" (the spec's pattern says lowercase "speaker_", its prose uppercase: both are refused).
+MAX_LABEL_LENGTH = 100
+RESERVED_LABEL_PREFIX = "speaker_"
+# Voiceprints one identification may compare against (IdentifyRequest.voiceprints: 1 to 50).
+MAX_IDENTIFY_VOICEPRINTS = 50
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    kind: Kind
+    group: str  # the folder under the kind's prefix, with its trailing "/"; "" at the top
+    stem: str  # the file name without its extension: a voiceprint's default label
+
+
+def parse(key: str, *, voiceprint_prefix: str, identify_prefix: str, suffix: str = "") -> SourceKey | None:
+    """None for keys outside both prefixes (or without the required suffix): not ours to process."""
+    if not key.endswith(suffix) or key.endswith("/"):
+        return None
+    # The identify prefix is checked first: with an empty voiceprint prefix, every other key is a voiceprint.
+    for kind, prefix in ((Kind.IDENTIFY, identify_prefix), (Kind.VOICEPRINT, voiceprint_prefix)):
+        if key.startswith(prefix) and (prefix or kind is Kind.VOICEPRINT):
+            rest = key[len(prefix) :]
+            folder, _, name = rest.rpartition("/")
+            stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+            return SourceKey(kind, f"{folder}/" if folder else "", stem)
+    return None
+
+
+def label_problem(label: str) -> str | None:
+    """Why pyannoteAI would refuse this label, or None if it is fine."""
+    if not label.strip():
+        return "the speaker label is empty"
+    if len(label) > MAX_LABEL_LENGTH:
+        return f"the speaker label is {len(label)} characters long; pyannoteAI allows {MAX_LABEL_LENGTH}"
+    if label.lower().startswith(RESERVED_LABEL_PREFIX):
+        return f"the speaker label {label[:40]!r} starts with SPEAKER_, which pyannoteAI reserves"
+    return None
