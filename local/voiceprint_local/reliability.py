@@ -365,7 +365,8 @@ def _chaos_files(uploads: int, seed: int) -> tuple[list[tuple[str, bytes]], dict
                 kind = code
                 break
             roll -= share
-        key = f"voiceprints/chaos/{i:05d} {'bad' if kind != 'ok' else 'clip'}+ü.wav"  # spaces, '+', unicode: as users name files
+        # Spaces, '+', unicode: as users name files.
+        key = f"voiceprints/chaos/{i:05d} {'bad' if kind != 'ok' else 'clip'}+ü.wav"
         files.append((key, bad[kind] if kind != "ok" else clips[i % len(clips)]))
         expected[key] = [kind]
     return files, expected

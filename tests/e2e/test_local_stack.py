@@ -69,7 +69,11 @@ def test_upload_becomes_a_voiceprint(stack: LocalStack) -> None:
 def test_refused_files_get_reasons_and_cost_no_api_call(stack: LocalStack) -> None:
     assert stack.emulator is not None
     before = stack.emulator.stats.requests["POST /v1/voiceprint"]
-    files = {"voiceprints/e2e/long.wav": silent_wav(31), "voiceprints/e2e/readme.txt": b"not audio" * 100, "voiceprints/e2e/empty.wav": b""}
+    files = {
+        "voiceprints/e2e/long.wav": silent_wav(31),
+        "voiceprints/e2e/readme.txt": b"not audio" * 100,
+        "voiceprints/e2e/empty.wav": b"",
+    }
     for key, data in files.items():
         stack.upload(key, data)
     records = _settle(stack, list(files))

@@ -47,3 +47,25 @@ def test_pending_index_lists_only_jobs_waiting_for_a_result(load_handler, aws: A
     assert [json.dumps(sorted(p)) for p in pending] == [
         json.dumps(sorted(["pk", "sk", "pendingShard", "pendingSince", "jobId", "submittedAt", "early"]))
     ]
+
+
+def test_a_result_of_the_other_kind_never_lands_on_a_record(aws: Aws) -> None:
+    from voiceprint.job_state import Kind, Status, outcome_from_job
+    from voiceprint.job_store import ApplyResult
+    from voiceprint.object_ref import ObjectRef
+
+    store = JobStore(aws.ddb, aws.table, retention_days=30)
+    ref = ObjectRef(aws.bucket, "identify/call.wav", 10, "v1", "v1", None)
+    claim = store.claim(ref, now=1000, lease_seconds=60, kind=Kind.IDENTIFY, group="")
+    assert claim is not None
+    store.record_submitted(ref, claim, job_id="job-1", vendor_status="created", warning=None, now=1001)
+
+    voiceprint = outcome_from_job("succeeded", {"voiceprint": "not-an-identification"})
+    assert store.apply_outcome(ref.keys, "job-1", voiceprint, now=1002) is ApplyResult.DUPLICATE
+    record = store.get(ref.keys)
+    assert record is not None
+    assert (record["status"], "voiceprint" in record) == (Status.SUBMITTED.value, False)
+
+    identification = outcome_from_job("succeeded", {"identification": [], "diarization": []})
+    assert store.apply_outcome(ref.keys, "job-1", identification, now=1003) is ApplyResult.APPLIED
+    assert store.voiceprints_in_group("") == []  # identifications never join the voiceprint index
