@@ -145,7 +145,12 @@ def function_env(aws: Aws, api_url: str, function: str, **overrides: str) -> dic
     return template.resolved_environment(function, refs, {**defaults, **overrides})
 
 
-HANDLERS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "reconciler": "ReconcilerFunction"}
+HANDLERS = {
+    "submit": "SubmitFunction",
+    "webhook": "WebhookFunction",
+    "reconciler": "ReconcilerFunction",
+    "events": "EventsFunction",
+}
 
 
 @pytest.fixture

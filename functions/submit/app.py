@@ -25,6 +25,7 @@ service = SubmitService(
     store=wiring.job_store(settings),
     s3=wiring.s3(),
     client=wiring.pyannote_client(settings, wiring.secretsmanager()),
+    results=wiring.result_store(settings),
 )
 
 

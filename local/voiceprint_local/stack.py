@@ -29,6 +29,7 @@ import boto3
 import requests
 from boto3.dynamodb.types import TypeDeserializer
 
+from voiceprint import change_events
 from voiceprint.job_state import TERMINAL
 from voiceprint_local import template
 from voiceprint_local.apigw import LocalHttpApi
@@ -44,7 +45,13 @@ BUCKET = "voiceprint-input-local"
 RESULTS_BUCKET = "voiceprint-results-local"
 TABLE = "voiceprint-jobs-local"
 WEBHOOK_PATH = "/webhooks/pyannote"
-FUNCTIONS = {"submit": "SubmitFunction", "webhook": "WebhookFunction", "reconciler": "ReconcilerFunction"}
+FUNCTIONS = {
+    "submit": "SubmitFunction",
+    "webhook": "WebhookFunction",
+    "reconciler": "ReconcilerFunction",
+    "events": "EventsFunction",
+}
+EVENTS_QUEUE = "voiceprint-events-local"  # a rule on the bus delivers every event here, to be looked at
 
 
 def free_port() -> int:
@@ -129,6 +136,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         _speed_up_moto_sqs()
+        _s3_delete_marker_events()
 
         # werkzeug logs request lines, and those carry presigned URLs: credentials stay out of the console.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -156,6 +164,7 @@ class LocalStack:
         self._wrap_handlers()
         self._spawn("sqs-dispatcher", self._dispatch_loop)
         self._spawn("reconciler-schedule", self._schedule_loop)
+        self._spawn("stream-dispatcher", self._stream_loop)
 
     def stop(self) -> None:
         self._stop.set()
@@ -239,6 +248,14 @@ class LocalStack:
             Bucket=BUCKET, NotificationConfiguration={"QueueConfigurations": self._notifications(params)}
         )
         ddb.create_table(TableName=TABLE, **template.table_definition())
+        self.stream_arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        events = self.client("events")
+        self.events_queue_url = sqs.create_queue(QueueName=EVENTS_QUEUE)["QueueUrl"]
+        events_queue_arn = sqs.get_queue_attributes(QueueUrl=self.events_queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events.put_rule(Name="voiceprint-events-local", EventPattern=json.dumps({"source": [change_events.SOURCE]}))
+        events.put_targets(Rule="voiceprint-events-local", Targets=[{"Id": "queue", "Arn": events_queue_arn}])
         ddb.update_time_to_live(
             TableName=TABLE, TimeToLiveSpecification={"AttributeName": template.ttl_attribute(), "Enabled": True}
         )
@@ -255,13 +272,10 @@ class LocalStack:
             if not prefix:
                 continue
             rules = [{"Name": "prefix", "Value": prefix}] + ([{"Name": "suffix", "Value": suffix}] if suffix else [])
-            configs.append(
-                {
-                    "QueueArn": self.queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": rules}},
-                }
-            )
+            for event in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*"):
+                configs.append(
+                    {"QueueArn": self.queue_arn, "Events": [event], "Filter": {"Key": {"FilterRules": rules}}}
+                )
         return configs
 
     def function_env(self) -> dict[str, str]:
@@ -457,6 +471,68 @@ class LocalStack:
         """The function whose handler this thread is running, if any."""
         return getattr(self._current, "name", None)
 
+    def _stream_loop(self) -> None:
+        """Lambda's DynamoDB stream event source: batches of up to 10, the template's filter criteria, retries
+        from the first failed record; a batch still failing after its retries is recorded as an error (in AWS it
+        goes to the on-failure destination)."""
+        streams = self.client("dynamodbstreams")
+        source = template.event_source("EventsFunction", "DynamoDB")
+        patterns = [json.loads(f["Pattern"]) for f in source["FilterCriteria"]["Filters"]]
+        batch_size, retries = int(source["BatchSize"]), int(source["MaximumRetryAttempts"])
+        invoke = self._invoker("events")
+        shard = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while not self._stop.is_set():
+            try:
+                resp = streams.get_records(ShardIterator=iterator, Limit=batch_size)
+            except Exception as exc:  # noqa: BLE001 - keep polling, as the event source mapping does
+                if not self._stop.is_set():
+                    self.errors.append(f"stream: {type(exc).__name__}: {exc}")
+                    self._stop.wait(0.5)
+                continue
+            iterator = resp["NextShardIterator"]
+            records = [
+                {**r, "eventSourceARN": self.stream_arn}
+                for r in resp.get("Records", [])
+                if any(_matches(p, r) for p in patterns)
+            ]
+            if not resp.get("Records"):
+                self._stop.wait(0.1)
+            for attempt in range(retries + 1):
+                if not records:
+                    break
+                try:
+                    result = invoke({"Records": records}, LocalLambdaContext(function_name="events"))
+                    failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+                except Exception as exc:  # noqa: BLE001 - a crashed invocation: the whole batch again
+                    self.errors.append(f"events crashed: {type(exc).__name__}: {exc}")
+                    failed = [records[0]["dynamodb"]["SequenceNumber"]]
+                if not failed:
+                    break
+                first = next(i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed)
+                records = records[first:]
+                if attempt == retries:
+                    self.errors.append(f"events: {len(records)} stream records not published after {retries} retries")
+                self._stop.wait(min(2.0, 0.05 * 2**attempt))
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """Every event published on the bus so far (drained from the observing queue: each is returned once)."""
+        sqs = self.client("sqs")
+        found: list[dict[str, Any]] = []
+        for _ in range(1000):  # bounded
+            resp = sqs.receive_message(QueueUrl=self.events_queue_url, MaxNumberOfMessages=10)
+            messages = resp.get("Messages", [])
+            if not messages:
+                return found
+            found += [json.loads(m["Body"]) for m in messages]
+            sqs.delete_message_batch(
+                QueueUrl=self.events_queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return found
+
     # -- helpers for the CLI and tests ---------------------------------------------------------------------
     def upload(self, key: str, data: bytes) -> None:
         self.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
@@ -492,6 +568,40 @@ class LocalStack:
                 break
             seen.update(fresh)
         return list(seen.values())
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """The subset of EventBridge/Lambda filter patterns the template uses: nested objects, lists of exact values."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and _matches(p, value[k]) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
+
+
+def _s3_delete_marker_events() -> None:
+    """S3 notifies s3:ObjectRemoved:DeleteMarkerCreated when a plain DELETE on a versioned bucket leaves a delete
+    marker; moto sends nothing in that case. Same notification, from moto's own sender."""
+    from moto.s3 import notifications
+    from moto.s3.models import S3Backend
+
+    original = getattr(S3Backend.delete_object, "__wrapped__", S3Backend.delete_object)
+
+    def delete_object(self: Any, bucket_name: str, key_name: str, version_id: str | None = None, **kw: Any) -> Any:
+        bucket = self.get_bucket(bucket_name)
+        current = bucket.keys.get(key_name) if bucket.is_versioned and version_id is None else None
+        deleted, meta = original(self, bucket_name, key_name, version_id, **kw)
+        if current is not None and meta.get("delete-marker") == "true":
+            notifications.send_event(
+                self.account_id,
+                notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+                bucket,
+                current,
+            )
+        return deleted, meta
+
+    delete_object.__wrapped__ = original  # type: ignore[attr-defined]
+    S3Backend.delete_object = delete_object  # type: ignore[method-assign,assignment]
 
 
 def _speed_up_moto_sqs() -> None:

@@ -63,12 +63,15 @@ def resolve(value: Any, refs: dict[str, str]) -> Any:
 def table_definition(logical_id: str = "JobsTable") -> dict[str, Any]:
     """create_table arguments for a DynamoDB table of the template."""
     props = resources()[logical_id]["Properties"]
-    return {
+    definition = {
         "AttributeDefinitions": props["AttributeDefinitions"],
         "KeySchema": props["KeySchema"],
         "GlobalSecondaryIndexes": props.get("GlobalSecondaryIndexes", []),
         "BillingMode": props["BillingMode"],
     }
+    if "StreamSpecification" in props:
+        definition["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    return definition
 
 
 def ttl_attribute(logical_id: str = "JobsTable") -> str:
@@ -77,6 +80,14 @@ def ttl_attribute(logical_id: str = "JobsTable") -> str:
 
 def functions() -> dict[str, dict[str, Any]]:
     return resources("AWS::Serverless::Function")
+
+
+def event_source(function: str, kind: str) -> dict[str, Any]:
+    """The properties of a function's first event source of this type (SQS, DynamoDB, ...)."""
+    for source in functions()[function]["Properties"].get("Events", {}).values():
+        if source["Type"] == kind:
+            return dict(source["Properties"])
+    raise KeyError(f"{function} has no {kind} event source")
 
 
 def global_environment() -> dict[str, Any]:

@@ -66,8 +66,18 @@ def test_policies_are_least_privilege(logical_id: str) -> None:
 def test_submit_cannot_write_results_it_does_not_own() -> None:
     actions = {a for s in _statements("SubmitFunction") for a in s["Action"]}
     assert "dynamodb:PutItem" not in actions
-    assert "dynamodb:DeleteItem" not in actions
     assert "s3:PutObject" not in actions
+
+
+def test_only_the_source_removal_path_deletes_records_and_events_never_touch_the_table() -> None:
+    deleters = {
+        logical_id
+        for logical_id in template.functions()
+        for s in _statements(logical_id)
+        if "dynamodb:DeleteItem" in s["Action"] or "s3:DeleteObject" in s["Action"]
+    }
+    assert deleters == {"SubmitFunction"}  # it receives the s3:ObjectRemoved notifications
+    assert {a for s in _statements("EventsFunction") for a in s["Action"]} == {"events:PutEvents", "sqs:SendMessage"}
 
 
 def test_layer_ships_what_the_handlers_import_and_not_boto3() -> None:

@@ -64,6 +64,7 @@ class Outcome:
     warning: str | None = None
     result: str | None = None  # an identification's output (JSON text) while it is small enough to keep inline
     result_location: str | None = None  # s3://bucket/key of an identification's output kept in S3
+    matches: str | None = None  # an identification's speaker -> label summary (JSON), small, always on the record
 
     @property
     def kind(self) -> Kind | None:
@@ -88,6 +89,7 @@ class Outcome:
             ("warning", self.warning),
             ("result", self.result),
             ("resultLocation", self.result_location),
+            ("matches", self.matches),
         ):
             if value is not None:
                 item[name] = value
@@ -105,6 +107,7 @@ class Outcome:
             warning=item.get("warning"),
             result=item.get("result"),
             result_location=item.get("resultLocation"),
+            matches=item.get("matches"),
         )
 
 
@@ -118,6 +121,18 @@ def _has_result(output: Mapping[str, Any] | None) -> bool:
     if isinstance(output.get("voiceprint"), str) and output["voiceprint"]:
         return True
     return isinstance(output.get("identification"), list)
+
+
+def _matches(output: Mapping[str, Any]) -> str:
+    """Who was recognised: per diarization speaker, the matched label (or null) and its confidence."""
+    found = []
+    for entry in output.get("voiceprints") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        match = entry.get("match") or None
+        confidence = (entry.get("confidence") or {}).get(match) if match else None
+        found.append({"speaker": entry.get("speaker"), "match": match, "confidence": confidence})
+    return json.dumps(found, separators=(",", ":"), ensure_ascii=False)
 
 
 def needs_output_fetch(vendor_status: str, output: Mapping[str, Any] | None) -> bool:
@@ -140,7 +155,7 @@ def outcome_from_job(vendor_status: str, output: Mapping[str, Any] | None) -> Ou
         if isinstance(output.get("identification"), list):
             kept = {name: output[name] for name in IDENTIFICATION_FIELDS if name in output}
             result = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
-            return Outcome(vendor_status, Status.SUCCEEDED, result=result, warning=warning)
+            return Outcome(vendor_status, Status.SUCCEEDED, result=result, matches=_matches(output), warning=warning)
         return Outcome(
             vendor_status,
             Status.FAILED,

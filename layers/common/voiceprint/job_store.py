@@ -328,6 +328,7 @@ class JobStore:
                 ("warning", outcome.warning),
                 ("result", outcome.result),
                 ("resultLocation", outcome.result_location),
+                ("matches", outcome.matches),
             ):
                 if value is not None:
                     fields[name] = value
@@ -381,6 +382,11 @@ class JobStore:
         if current.get("jobId") != job_id:
             return ApplyResult.SUPERSEDED
         return ApplyResult.DUPLICATE
+
+    def delete(self, keys: Mapping[str, str]) -> dict[str, Any] | None:
+        """Remove a record (its source object was deleted); returns what it held, None if there was none."""
+        resp = self._ddb.delete_item(TableName=self._table, Key=_to_ddb(keys), ReturnValues="ALL_OLD")
+        return _from_ddb(resp["Attributes"]) if resp.get("Attributes") else None
 
     # -- reads ---------------------------------------------------------------------------------------------
     def get(self, keys: Mapping[str, str]) -> dict[str, Any] | None:

@@ -35,3 +35,9 @@ class ResultStore:
             ServerSideEncryption="AES256",
         )
         return dataclasses.replace(outcome, result=None, result_location=f"s3://{self._bucket}/{key}")
+
+    def delete(self, location: str) -> None:
+        """Remove a result placed by `place` (its record is being deleted with its source)."""
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        if bucket == self._bucket and key.startswith("identifications/"):
+            self._s3().delete_object(Bucket=bucket, Key=key)

@@ -19,7 +19,7 @@ from voiceprint import backoff, source_key
 from voiceprint.audio_probe import NotAudio, RangedReader, probe
 from voiceprint.job_state import FailureCode, Kind
 from voiceprint.job_store import Claim, ClaimHeld, JobStore, LostClaim
-from voiceprint.object_ref import ObjectRef
+from voiceprint.object_ref import ObjectRef, record_keys
 from voiceprint.pyannote_client import (
     AccountError,
     JobCreated,
@@ -28,6 +28,7 @@ from voiceprint.pyannote_client import (
     RequestRejected,
     TransientError,
 )
+from voiceprint.result_store import ResultStore
 from voiceprint.settings import (
     MAX_AUDIO_BYTES,
     MAX_AUDIO_SECONDS,
@@ -78,6 +79,7 @@ class SubmitService:
         store: JobStore,
         s3: S3Client,
         client: PyannoteClient,
+        results: ResultStore,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -85,6 +87,7 @@ class SubmitService:
         self._store = store
         self._s3 = s3
         self._client = client
+        self._results = results
         self._clock = clock
         self._rand = rand
         # After a 429 this container stops calling the API until the window has passed (the rest of a batch is
@@ -105,7 +108,11 @@ class SubmitService:
         retry: RetryLater | None = None
         dead: DeadLetter | None = None
         for record in event.get("Records", []):
-            if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            event_name = str(record.get("eventName", ""))
+            if event_name.startswith("ObjectRemoved"):
+                outcomes.append(self.forget_object(ObjectRef.from_s3_record(record), event_name))
+                continue
+            if not event_name.startswith("ObjectCreated"):
                 outcomes.append("ignored_event")
                 continue
             ref = ObjectRef.from_s3_record(record)
@@ -123,6 +130,29 @@ class SubmitService:
         if dead is not None:
             raise dead
         return outcomes
+
+    def forget_object(self, ref: ObjectRef, event_name: str) -> str:
+        """The source is gone, so its voiceprint (biometric data) or identification goes too. A deleted version
+        takes its own record; a delete marker (a plain delete on the versioned bucket) takes every record of the
+        key, since the object is gone for its owner even while old versions wait for their lifecycle expiry."""
+        if self._source(ref.key) is None:
+            return "filtered"
+        logger.append_keys(object_key=ref.key, bucket=ref.bucket)
+        if event_name == "ObjectRemoved:Delete" and ref.version_id:
+            records = [record_keys(ref.bucket, ref.key, ref.version_id)]
+        else:
+            records = [{"pk": r["pk"], "sk": r["sk"]} for r in self._store.list_object_versions(ref.bucket, ref.key)]
+        deleted = 0
+        for keys in records:
+            old = self._store.delete(keys)
+            if old is None:
+                continue
+            deleted += 1
+            if old.get("resultLocation"):
+                self._results.delete(str(old["resultLocation"]))
+        logger.info("records deleted with their source", extra={"deleted": deleted, "event": event_name})
+        metrics.add_metric(name="RecordsDeleted", unit=MetricUnit.Count, value=deleted)
+        return f"deleted:{deleted}"
 
     def _source(self, key: str) -> SourceKey | None:
         return source_key.parse(

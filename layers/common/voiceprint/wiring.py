@@ -19,6 +19,7 @@ from voiceprint.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
@@ -38,6 +39,10 @@ def s3() -> S3Client:
 
 def sqs() -> SQSClient:
     return boto3.client("sqs", config=AWS_CONFIG)
+
+
+def events() -> EventBridgeClient:
+    return boto3.client("events", config=AWS_CONFIG)
 
 
 def secretsmanager() -> SecretsManagerClient:

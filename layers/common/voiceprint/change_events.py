@@ -1,0 +1,98 @@
+"""Events for downstream pipelines, derived from the table's change stream (an outbox: whatever writes a terminal
+record, the event follows from the write itself, so a crash between the two cannot lose it).
+
+Published on EventBridge with source "voiceprint-pipeline" and one of these detail-types:
+
+    Voiceprint Ready         Voiceprint Failed         Voiceprint Deleted
+    Identification Ready     Identification Failed     Identification Deleted
+
+The detail (schemaVersion 1) names the object and the job; it never carries a voiceprint (biometric data stays
+in the table, behind the IAM-authorised read API). See README "Events" for the schema.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from voiceprint.job_state import TERMINAL, Kind, Status
+
+SOURCE = "voiceprint-pipeline"
+SCHEMA_VERSION = 1
+# TTL deletions are made by DynamoDB itself and say so in the stream record.
+TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+_de = TypeDeserializer()
+_NAMES = {Kind.VOICEPRINT: "Voiceprint", Kind.IDENTIFY: "Identification"}
+
+
+def _image(record: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    image = (record.get("dynamodb") or {}).get(name)
+    return {k: _de.deserialize(v) for k, v in image.items()} if image else None
+
+
+def _kind(item: Mapping[str, Any]) -> Kind:
+    return Kind(item.get("kind") or Kind.VOICEPRINT.value)  # records from before kinds existed are voiceprints
+
+
+def _num(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def detail_of(item: Mapping[str, Any]) -> dict[str, Any]:
+    kind = _kind(item)
+    detail: dict[str, Any] = {
+        "schemaVersion": SCHEMA_VERSION,
+        "kind": kind.value,
+        "status": item.get("status"),
+        "bucket": item.get("bucket"),
+        "key": item.get("objectKey"),
+        "versionId": item.get("versionId"),
+        "jobId": item.get("jobId"),
+        "group": item.get("group", ""),
+        "completedAt": _num(item.get("completedAt")),
+    }
+    if kind is Kind.VOICEPRINT:
+        detail["label"] = item.get("label")
+    if item.get("status") == Status.FAILED.value:
+        detail.update(failureCode=item.get("failureCode"), reason=item.get("reason"))
+    if kind is Kind.IDENTIFY and item.get("status") == Status.SUCCEEDED.value:
+        detail["candidates"] = list(item.get("candidates") or [])
+        detail["matches"] = json.loads(item["matches"]) if item.get("matches") else []
+        detail["resultLocation"] = item.get("resultLocation")
+        detail["resultInline"] = "result" in item
+    return detail
+
+
+def event_for(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(detail-type, detail) for a stream record that is news downstream, else None: a record becoming terminal
+    (once: terminal records never change again), or a record removed (its source was deleted, or it expired)."""
+    name = record.get("eventName")
+    new, old = _image(record, "NewImage"), _image(record, "OldImage")
+    if name in ("INSERT", "MODIFY") and new is not None:
+        status = new.get("status")
+        if status not in TERMINAL or (old is not None and old.get("status") in TERMINAL):
+            return None
+        outcome = "Ready" if status == Status.SUCCEEDED.value else "Failed"
+        return f"{_NAMES[_kind(new)]} {outcome}", detail_of(new)
+    if name == "REMOVE" and old is not None:
+        detail = detail_of(old)
+        expired = (record.get("userIdentity") or {}).get("principalId") == TTL_PRINCIPAL
+        detail["deletedBecause"] = "expired" if expired else "source_deleted"
+        return f"{_NAMES[_kind(old)]} Deleted", detail
+    return None
+
+
+def entry(detail_type: str, detail: Mapping[str, Any], bus_name: str) -> dict[str, Any]:
+    """A PutEvents entry; `resources` carries the object's ARN so rules can match on it."""
+    resources = [f"arn:aws:s3:::{detail['bucket']}/{detail['key']}"] if detail.get("bucket") else []
+    return {
+        "Source": SOURCE,
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail, separators=(",", ":"), ensure_ascii=False),
+        "EventBusName": bus_name,
+        "Resources": resources,
+    }
