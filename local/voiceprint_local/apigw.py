@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from voiceprint_local.lambda_context import LocalLambdaContext
 
@@ -26,10 +26,24 @@ TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javas
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+# (method, raw path, lower-cased headers, body) -> the caller's access key id; raises when not authorised.
+Authorizer = Callable[[str, str, dict[str, str], bytes], str]
+
+
 class LocalHttpApi:
-    def __init__(self, routes: dict[str, tuple[str, Handler]], *, always_base64: bool = False) -> None:
-        """`routes` maps "POST /path" to (function name, handler)."""
+    def __init__(
+        self,
+        routes: dict[str, tuple[str, Handler]],
+        *,
+        always_base64: bool = False,
+        iam_routes: frozenset[str] = frozenset(),
+        authorizer: Authorizer | None = None,
+    ) -> None:
+        """`routes` maps "POST /path" (or "GET /jobs/{jobId}") to (function name, handler); `iam_routes` need a
+        SigV4-signed request, checked by `authorizer` as API Gateway's IAM authorizer would."""
         self.routes = routes
+        self.iam_routes = iam_routes
+        self.authorizer = authorizer
         self.always_base64 = always_base64
         self._locks = {key: threading.Lock() for key in routes}
         self._server: ThreadingHTTPServer | None = None
@@ -57,19 +71,53 @@ class LocalHttpApi:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_port}"
 
-    def event(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes) -> dict[str, Any]:
-        parts = urlsplit(raw_path)
+    def match(self, method: str, path: str) -> tuple[str, dict[str, str]] | None:
+        """The route key a request matches, with its path parameters."""
+        segments = path.split("/")
+        for route in self.routes:
+            route_method, _, template = route.partition(" ")
+            pattern = template.split("/")
+            if route_method != method or len(pattern) != len(segments):
+                continue
+            params: dict[str, str] = {}
+            for want, got in zip(pattern, segments, strict=True):
+                if want.startswith("{") and want.endswith("}") and got:
+                    params[want[1:-1]] = unquote(got)
+                elif want != got:
+                    break
+            else:
+                return route, params
+        return None
+
+    @staticmethod
+    def _merge(headers: list[tuple[str, str]]) -> dict[str, str]:
         merged: dict[str, str] = {}
         for name, value in headers:
             key = name.lower()
             merged[key] = f"{merged[key]},{value}" if key in merged else value
+        return merged
+
+    def event(
+        self,
+        method: str,
+        raw_path: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        route: str | None = None,
+        path_parameters: dict[str, str] | None = None,
+        caller: str | None = None,
+    ) -> dict[str, Any]:
+        parts = urlsplit(raw_path)
+        merged = self._merge(headers)
+        route_key = route or f"{method} {parts.path}"
         content_type = merged.get("content-type", "")
         as_base64 = self.always_base64 or (bool(body) and not content_type.startswith(TEXT_TYPES))
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         now = time.time()
         event: dict[str, Any] = {
             "version": "2.0",
-            "routeKey": f"{method} {parts.path}",
+            "routeKey": route_key,
             "rawPath": parts.path,
             "rawQueryString": parts.query,
             "headers": merged,
@@ -86,7 +134,7 @@ class LocalHttpApi:
                     "userAgent": merged.get("user-agent", ""),
                 },
                 "requestId": uuid.uuid4().hex[:16],
-                "routeKey": f"{method} {parts.path}",
+                "routeKey": route_key,
                 "stage": "$default",
                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
                 "timeEpoch": int(now * 1000),
@@ -95,6 +143,16 @@ class LocalHttpApi:
         }
         if query:
             event["queryStringParameters"] = query
+        if path_parameters:
+            event["pathParameters"] = path_parameters
+        if caller is not None:
+            event["requestContext"]["authorizer"] = {
+                "iam": {
+                    "accessKey": caller,
+                    "accountId": "123456789012",
+                    "userArn": "arn:aws:iam::123456789012:user/local",
+                }
+            }
         if body:
             event["body"] = base64.b64encode(body).decode() if as_base64 else body.decode("utf-8", "replace")
         return event
@@ -102,13 +160,21 @@ class LocalHttpApi:
     def invoke(
         self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        route = f"{method} {urlsplit(raw_path).path}"
-        if route not in self.routes:
+        matched = self.match(method, urlsplit(raw_path).path)
+        if matched is None:
             return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
+        route, params = matched
         if len(body) > MAX_PAYLOAD_BYTES:
             return 413, {"Content-Type": "application/json"}, b'{"message":"Request Entity Too Large"}'
+        caller = None
+        if route in self.iam_routes:
+            try:
+                assert self.authorizer is not None, "IAM routes need an authorizer"
+                caller = self.authorizer(method, raw_path, self._merge(headers), body)
+            except Exception:  # noqa: BLE001 - any failure to authorise is API Gateway's 403
+                return 403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}'
         name, handler = self.routes[route]
-        event = self.event(method, raw_path, headers, body)
+        event = self.event(method, raw_path, headers, body, route=route, path_parameters=params, caller=caller)
         with self._locks[route]:  # one invocation at a time, like a single Lambda container
             self.invocations += 1
             try:

@@ -1,4 +1,5 @@
-"""Verification of SigV4 query-string (presigned) S3 URLs, which moto does not check.
+"""Verification of SigV4 query-string (presigned) S3 URLs, which moto does not check, and of SigV4-signed requests
+to the local HTTP API's IAM-authorised routes.
 
 The emulator fetches audio the way pyannoteAI does, through the presigned URL; checking the signature and the
 expiry here is what makes a tampered or expired URL fail locally as it would against S3.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -66,3 +68,61 @@ def verify_presigned_get(url: str, *, secret_key: str, now: float) -> None:
     expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):
         raise PresignError("signature does not match")
+
+
+class AuthError(Exception):
+    pass
+
+
+AUTH_HEADER = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<credential>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),\s*"
+    r"Signature=(?P<signature>[0-9a-f]{64})$"
+)
+
+
+def verify_signed_request(
+    method: str,
+    raw_path: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    secret_key: str,
+    service: str,
+    now: float,
+    max_skew: float = 900,
+) -> str:
+    """Check a SigV4 Authorization header as API Gateway's IAM authorizer does (for the local stack's own
+    credentials); returns the access key id. `headers` are lower-cased."""
+    match = AUTH_HEADER.match(headers.get("authorization", ""))
+    if not match:
+        raise AuthError("missing or malformed SigV4 Authorization header")
+    access_key, date, region, signed_service, terminator = match["credential"].split("/")
+    amz_date = headers.get("x-amz-date", "")
+    if terminator != "aws4_request" or signed_service != service or not amz_date.startswith(date):
+        raise AuthError("credential scope does not match")
+    signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    if abs(now - signed_at) > max_skew:
+        raise AuthError("request time too skewed")
+    names = match["signed"].split(";")
+    if "host" not in names or any(n not in headers for n in names):
+        raise AuthError("signed headers missing")
+    parts = urlsplit(raw_path)
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    canonical_query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params))
+    canonical_headers = "".join(f"{n}:{' '.join(headers[n].split())}\n" for n in names)
+    canonical_request = "\n".join(
+        [
+            method,
+            quote(parts.path or "/", safe="/-_.~"),
+            canonical_query,
+            canonical_headers,
+            match["signed"],
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
+    scope = f"{date}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()])
+    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), date), region), service), "aws4_request")
+    if not hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), match["signature"]):
+        raise AuthError("signature does not match")
+    return access_key

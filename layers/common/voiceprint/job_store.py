@@ -428,6 +428,25 @@ class JobStore:
                 return items
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    def voiceprints_page(
+        self, group: str, *, label: str | None, limit: int, start: Mapping[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a group's voiceprints (of one label, if given), by label; the key to continue from."""
+        condition, values = "voiceprintGroup = :g", {":g": group_key(group)}
+        if label is not None:
+            condition, values = condition + " AND label = :l", {**values, ":l": label}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI_BY_GROUP,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": _to_ddb(values),
+            "Limit": limit,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self._ddb.query(**kwargs)
+        return [_from_ddb(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
     def pending_before(self, cutoff: float, limit: int) -> list[dict[str, Any]]:
         """Records waiting for a job result since before `cutoff`, oldest first."""
         resp = self._ddb.query(

@@ -64,6 +64,7 @@ class Settings:
     identify_threshold: int
     identify_exclusive: bool
     event_bus_name: str
+    input_bucket: str
     webhook_tolerance_seconds: int
     accept_previous_webhook_secret: bool
     max_webhook_body_bytes: int
@@ -102,6 +103,7 @@ class Settings:
             identify_threshold=_int(env, "IDENTIFY_THRESHOLD", 0, 0, 100),
             identify_exclusive=_bool(env, "IDENTIFY_EXCLUSIVE", True),
             event_bus_name=env.get("EVENT_BUS_NAME", "default"),
+            input_bucket=env.get("INPUT_BUCKET", ""),
             # Vendor retries arrive up to ~6 min after the first try and may keep the original timestamp.
             webhook_tolerance_seconds=_int(env, "WEBHOOK_TOLERANCE_SECONDS", 900, 420, 3600),
             accept_previous_webhook_secret=_bool(env, "ACCEPT_PREVIOUS_WEBHOOK_SECRET", True),

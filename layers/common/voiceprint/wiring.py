@@ -6,6 +6,7 @@ is how the local stack points the unchanged handlers at moto.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import boto3
@@ -67,8 +68,8 @@ def pyannote_client(
     )
 
 
-def result_store(settings: Settings) -> ResultStore:
-    # The S3 client is made on first use only: few invocations write a result to S3, and a client costs ~20 ms.
+def lazy_s3() -> Callable[[], S3Client]:
+    """An S3 client made on first use: few invocations touch a stored result, and a client costs ~20 ms cold."""
     clients: list[S3Client] = []
 
     def client() -> S3Client:
@@ -76,4 +77,8 @@ def result_store(settings: Settings) -> ResultStore:
             clients.append(s3())
         return clients[0]
 
-    return ResultStore(client, settings.results_bucket, inline_max_bytes=settings.inline_result_max_bytes)
+    return client
+
+
+def result_store(settings: Settings) -> ResultStore:
+    return ResultStore(lazy_s3(), settings.results_bucket, inline_max_bytes=settings.inline_result_max_bytes)

@@ -1,0 +1,1 @@
+"""`voiceprint`: status, wait and list against the results API of a deployed stack or of the local stack."""

@@ -1,0 +1,167 @@
+"""voiceprint status|wait|list: the results of the pipeline, from the results API (deployed or local).
+
+    voiceprint --stack my-voiceprints status voiceprints/alice.wav
+    voiceprint --api https://abc123.execute-api.eu-west-1.amazonaws.com wait identify/team/standup.wav
+    voiceprint --local list --group team/
+
+Exit codes: 0 succeeded (or found), 1 failed, 2 timed out or not found, 3 usage or API error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from voiceprint_cli.api import LOCAL_URL, ApiError, ResultsApi
+from voiceprint_cli.progress import Progress
+
+TERMINAL = {"succeeded", "failed"}
+JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voiceprint", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--api", help="the stack's ApiUrl output (or VOICEPRINT_API_URL)")
+    where.add_argument("--stack", help="a deployed stack's name: its ApiUrl output is looked up")
+    parser.add_argument("--local", action="store_true", help=f"the local stack ({LOCAL_URL}, its credentials)")
+    parser.add_argument("--region", help="the API's region (default: from the URL or the AWS config)")
+    parser.add_argument("--json", action="store_true", help="print the records as JSON")
+    commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser("status", help="the record(s) of an object key, s3:// URI or jobId")
+    status.add_argument("target")
+    wait = commands.add_parser("wait", help="wait until an object's newest version (or a job) is terminal")
+    wait.add_argument("target")
+    wait.add_argument("--timeout", type=float, default=300.0)
+    wait.add_argument("--interval", type=float, default=2.0)
+    listing = commands.add_parser("list", help="the voiceprints of a group (the folder under voiceprints/)")
+    listing.add_argument("--group", default="", help='e.g. "team-a/"; default: the top level')
+    listing.add_argument("--label")
+    return parser
+
+
+def _api(args: argparse.Namespace) -> ResultsApi:
+    import os
+
+    if args.local:
+        from botocore.credentials import Credentials
+
+        from voiceprint_local.stack import ACCESS_KEY, REGION, SECRET_KEY
+
+        return ResultsApi.connect(args.api or LOCAL_URL, credentials=Credentials(ACCESS_KEY, SECRET_KEY), region=REGION)
+    url = args.api or os.environ.get("VOICEPRINT_API_URL")
+    if args.stack:
+        import boto3
+
+        outputs = boto3.client("cloudformation", region_name=args.region).describe_stacks(StackName=args.stack)
+        found = {o["OutputKey"]: o["OutputValue"] for o in outputs["Stacks"][0].get("Outputs", [])}
+        url = found.get("ApiUrl")
+    if not url:
+        raise SystemExit("say where the API is: --api URL, --stack NAME, --local or VOICEPRINT_API_URL")
+    return ResultsApi.connect(url, region=args.region)
+
+
+def _records(api: ResultsApi, target: str) -> list[dict[str, Any]]:
+    """Newest first. A jobId names one record; an object key (or s3://bucket/key) every version's."""
+    if JOB_ID.match(target):
+        found = api.job(target)
+        return [found] if found else []
+    if target.startswith("s3://"):
+        bucket, _, key = target.removeprefix("s3://").partition("/")
+        return api.object_versions(key, bucket)
+    return api.object_versions(target)
+
+
+def _line(record: dict[str, Any]) -> str:
+    status = record.get("status", "?")
+    what = f"{record.get('kind', 'voiceprint'):<10} {status:<11}"
+    if status == "succeeded" and record.get("kind") == "identify":
+        matches = ", ".join(f"{m['speaker']}={m['match'] or '?'}" for m in record.get("matches", []))
+        detail = f"matches {matches or 'none'}"
+    elif status == "succeeded":
+        detail = f"label {record.get('label')!r}, voiceprint of {len(record.get('voiceprint', ''))} chars"
+    elif status == "failed":
+        detail = f"{record.get('failureCode')}: {record.get('reason')}"
+    else:
+        detail = record.get("lastError") or f"job {record.get('jobId') or '(not yet)'}"
+    return f"{record.get('key')}  {what} {detail}"
+
+
+def _print(records: Sequence[dict[str, Any]], as_json: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        return
+    for record in records:
+        out.write(_line(record) + "\n")
+
+
+def wait(
+    api: ResultsApi,
+    target: str,
+    *,
+    timeout: float,
+    interval: float,
+    progress: Progress,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any] | None:
+    """The newest record of `target` once terminal; None at the timeout."""
+    started = clock()
+    while True:
+        records = _records(api, target)
+        newest = records[0] if records else None
+        status = newest.get("status", "?") if newest else "not yet recorded"
+        progress.update(status, clock() - started)
+        if newest is not None and status in TERMINAL:
+            progress.done()
+            return newest
+        if clock() - started >= timeout:
+            progress.done()
+            return None
+        sleep(interval)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        api = _api(args)
+        if args.command == "status":
+            records = _records(api, args.target)
+            if not records:
+                err.write(f"no record for {args.target}\n")
+                return 2
+            _print(records, args.json, out)
+            return 0 if records[0].get("status") != "failed" else 1
+        if args.command == "wait":
+            record = wait(
+                api, args.target, timeout=args.timeout, interval=args.interval, progress=Progress(err, args.target)
+            )
+            if record is None:
+                err.write(f"{args.target}: not finished after {args.timeout:.0f} s\n")
+                return 2
+            _print([record], args.json, out)
+            return 0 if record["status"] == "succeeded" else 1
+        items: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(1000):  # bounded: 100,000 voiceprints
+            page = api.voiceprints(args.group, args.label, cursor)
+            items += page["items"]
+            cursor = page.get("next")
+            if not cursor:
+                break
+        _print(items, args.json, out)
+        return 0
+    except ApiError as exc:
+        err.write(f"results API: {exc}\n")
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

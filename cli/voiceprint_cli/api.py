@@ -1,0 +1,82 @@
+"""A small client of the results API: every request SigV4-signed for execute-api (the routes are IAM-authorised),
+with the caller's AWS credentials, or the local stack's."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+LOCAL_URL = "http://127.0.0.1:3000"
+_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+
+
+@dataclass
+class ResultsApi:
+    base_url: str
+    credentials: Credentials
+    region: str
+    timeout: float = 10.0
+
+    @classmethod
+    def connect(cls, base_url: str, *, credentials: Credentials | None = None, region: str | None = None) -> ResultsApi:
+        if credentials is None:
+            import boto3
+
+            session = boto3.Session()
+            found = session.get_credentials()
+            if found is None:
+                raise SystemExit("no AWS credentials found (the results API is IAM-authorised)")
+            credentials = found.get_frozen_credentials()  # type: ignore[assignment]
+            region = region or session.region_name
+        match = _REGION_IN_HOST.search(base_url)
+        region = region or (match.group(1) if match else None)
+        if not region:
+            raise SystemExit("cannot tell the API's region: pass --region")
+        assert credentials is not None
+        return cls(base_url.rstrip("/"), credentials, region)
+
+    def get(self, path: str, **query: str) -> Any:
+        url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
+        request = AWSRequest(method="GET", url=url, headers={"Accept": "application/json"})
+        SigV4Auth(self.credentials, "execute-api", self.region).add_auth(request)
+        resp = requests.get(url, headers=dict(request.headers.items()), timeout=self.timeout)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise ApiError(resp.status_code, _message(resp))
+        return resp.json()
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        from urllib.parse import quote
+
+        found = self.get(f"/jobs/{quote(job_id, safe='')}")
+        return dict(found) if found else None
+
+    def object_versions(self, key: str, bucket: str | None = None) -> list[dict[str, Any]]:
+        query = {"key": key, **({"bucket": bucket} if bucket else {})}
+        found = self.get("/objects", **query)
+        return list(found["versions"]) if found else []
+
+    def voiceprints(self, group: str, label: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+        query = {"group": group, **({"label": label} if label else {}), **({"next": cursor} if cursor else {})}
+        return dict(self.get("/voiceprints", **query))
+
+
+def _message(resp: requests.Response) -> str:
+    try:
+        return str(resp.json().get("message", resp.text))
+    except ValueError:
+        return resp.text[:200]

@@ -1,0 +1,111 @@
+"""The results API's answers: a record by jobId, every version of an object, a group's voiceprints (optionally
+one label), shaped into a public view that leaves the bookkeeping (claims, leases, early results) out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from voiceprint.job_store import JobStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+PUBLIC_FIELDS = {
+    "bucket": "bucket",
+    "objectKey": "key",
+    "versionId": "versionId",
+    "kind": "kind",
+    "status": "status",
+    "label": "label",
+    "group": "group",
+    "jobId": "jobId",
+    "vendorStatus": "vendorStatus",
+    "failureCode": "failureCode",
+    "reason": "reason",
+    "lastError": "lastError",
+    "warning": "warning",
+    "attempts": "attempts",
+    "candidates": "candidates",
+    "createdAt": "createdAt",
+    "submittedAt": "submittedAt",
+    "completedAt": "completedAt",
+    "expiresAt": "expiresAt",
+}
+RESULT_URL_SECONDS = 300
+MAX_PAGE = 100
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: integers here, all of them."""
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if type(value).__name__ == "Decimal":
+        return int(value)
+    return value
+
+
+class ReadService:
+    def __init__(self, store: JobStore, s3: Callable[[], S3Client], *, default_bucket: str) -> None:
+        self._store = store
+        self._s3 = s3  # a factory: only identifications kept in S3 need it (a presigned URL to the output)
+        self._bucket = default_bucket
+
+    def view(self, item: Mapping[str, Any], *, with_voiceprint: bool = True) -> dict[str, Any]:
+        out = {public: _plain(item[name]) for name, public in PUBLIC_FIELDS.items() if name in item}
+        if with_voiceprint and item.get("voiceprint"):
+            out["voiceprint"] = item["voiceprint"]
+        if item.get("matches"):
+            out["matches"] = json.loads(item["matches"])
+        if item.get("result"):
+            out["result"] = json.loads(item["result"])
+        if item.get("resultLocation"):
+            bucket, _, key = str(item["resultLocation"]).removeprefix("s3://").partition("/")
+            out["resultUrl"] = self._s3().generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=RESULT_URL_SECONDS
+            )
+        return out
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        found = self._store.find_by_job(job_id)
+        item = self._store.get({"pk": found["pk"], "sk": found["sk"]}) if found else None
+        return self.view(item) if item else None
+
+    def object_versions(self, key: str, bucket: str | None = None) -> list[dict[str, Any]]:
+        """Every record of an object key, newest first."""
+        if not key:
+            raise BadRequest("the query parameter 'key' is required")
+        items = self._store.list_object_versions(bucket or self._bucket, key)
+        items.sort(key=lambda i: int(i.get("createdAt", 0)), reverse=True)
+        return [self.view(i) for i in items]
+
+    def voiceprints(
+        self, *, group: str, label: str | None, limit: int, cursor: str | None, with_voiceprint: bool
+    ) -> dict[str, Any]:
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadRequest(f"limit must be within 1..{MAX_PAGE}")
+        start = _decode_cursor(cursor) if cursor else None
+        items, last = self._store.voiceprints_page(group, label=label, limit=limit, start=start)
+        page = [self.view(i, with_voiceprint=with_voiceprint) for i in items]
+        return {"items": page, "next": _encode_cursor(last) if last else None}
+
+
+def _encode_cursor(key: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadRequest("malformed cursor") from None
+    if not isinstance(value, dict):
+        raise BadRequest("malformed cursor")
+    return value
