@@ -31,6 +31,8 @@ FUNCTIONS = {
     "submit": ("functions.submit.app", "bench.floor_submit", True),
     "webhook": ("functions.webhook.app", "bench.floor_webhook", True),
     "reconciler": ("functions.reconciler.app", "bench.floor_reconciler", False),
+    "events": ("functions.events.app", "bench.floor_events", False),
+    "read": ("functions.read.app", "bench.floor_read", False),
 }
 
 

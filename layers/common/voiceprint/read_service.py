@@ -43,6 +43,10 @@ class BadRequest(ValueError):
     pass
 
 
+class NotFound(LookupError):
+    pass
+
+
 def _plain(value: Any) -> Any:
     """DynamoDB numbers come back as Decimal: integers here, all of them."""
     if isinstance(value, (list, tuple, set)):
@@ -73,16 +77,20 @@ class ReadService:
             )
         return out
 
-    def job(self, job_id: str) -> dict[str, Any] | None:
-        found = self._store.find_by_job(job_id)
+    def job(self, job_id: str) -> dict[str, Any]:
+        found = self._store.find_by_job(job_id) if job_id else None
         item = self._store.get({"pk": found["pk"], "sk": found["sk"]}) if found else None
-        return self.view(item) if item else None
+        if item is None:
+            raise NotFound(f"no job {job_id}")
+        return self.view(item)
 
     def object_versions(self, key: str, bucket: str | None = None) -> list[dict[str, Any]]:
         """Every record of an object key, newest first."""
         if not key:
             raise BadRequest("the query parameter 'key' is required")
         items = self._store.list_object_versions(bucket or self._bucket, key)
+        if not items:
+            raise NotFound("no record for this object")
         items.sort(key=lambda i: int(i.get("createdAt", 0)), reverse=True)
         return [self.view(i) for i in items]
 
