@@ -1,16 +1,19 @@
 """Command line for the local stack.
 
-python -m voiceprint_local demo     start everything, upload sample audio, print the records, stop
+python -m voiceprint_local demo     start everything, upload sample audio, identify a recording against the
+                                    voiceprints, delete a sample, print the records and the events, stop
 python -m voiceprint_local serve    keep running so you can upload your own files; Ctrl-C stops
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
 import time
 import warnings
+from collections import Counter
 from typing import Any
 
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
@@ -31,7 +34,15 @@ def demo_files() -> dict[str, bytes]:
     }
 
 
+IDENTIFY_KEY = "identify/meeting.wav"
+DELETE_KEY = "voiceprints/carol+ünïcode.wav"
+
+
 def describe(record: dict[str, Any]) -> str:
+    if record.get("status") == "succeeded" and record.get("kind") == "identify":
+        matches = json.loads(record.get("matches") or "[]")
+        found = ", ".join(f"{m['speaker']} = {m['match'] or 'nobody'} ({m['confidence']})" for m in matches)
+        return f"{found or 'nobody recognised'}; compared with {', '.join(record.get('candidates', []))}"
     if record.get("status") == "succeeded":
         vp = str(record.get("voiceprint", ""))
         return f"voiceprint {vp[:28]}... ({len(vp)} chars), job {record.get('jobId')}"
@@ -66,13 +77,15 @@ def demo(args: argparse.Namespace) -> int:
             f"local stack up in {time.monotonic() - started:.1f} s (moto {stack.aws_url}, pyannoteAI emulator "
             f"{stack.emulator.url if stack.emulator else '?'}, webhook {stack.webhook_url})"
         )
-        print(f"uploading {len(files)} files to s3://{BUCKET}/ ...")
+        print(f"uploading {len(files)} voiceprint samples to s3://{BUCKET}/voiceprints/ ...")
         for key, data in files.items():
             stack.upload(key, data)
         done = wait_for(lambda: len(stack.terminal_records()) >= len(files), timeout=args.timeout)
         records = stack.records()
         print(f"\n{len(records)} records in DynamoDB table {TABLE} after {time.monotonic() - started:.1f} s:")
         print_records(records)
+        if done:
+            done = identify_and_delete(stack, args.timeout)
         if stack.errors:
             print("\nerrors:", *stack.errors, sep="\n  ")
     print("\nlocal stack stopped.")
@@ -80,6 +93,38 @@ def demo(args: argparse.Namespace) -> int:
         print(f"not every upload reached a terminal state within {args.timeout:.0f} s")
         return 1
     return 0
+
+
+def identify_and_delete(stack: LocalStack, timeout: float) -> bool:
+    """The rest of the tour: identify a recording against the voiceprints, delete a sample, show the events."""
+    print(f"\nidentifying s3://{BUCKET}/{IDENTIFY_KEY} (bob speaking) against the top-level voiceprints ...")
+    stack.upload(IDENTIFY_KEY, wav_bytes(5.0, "bob", seed=42))
+    if not wait_for(lambda: IDENTIFY_KEY in stack.terminal_records(), timeout=timeout):
+        return False
+    print_records([stack.terminal_records()[IDENTIFY_KEY]])
+    print(f"\ndeleting s3://{BUCKET}/{DELETE_KEY}: its record goes with it ...")
+    stack.client("s3").delete_object(Bucket=BUCKET, Key=DELETE_KEY)
+    if not wait_for(lambda: DELETE_KEY not in {r["objectKey"] for r in stack.records(("objectKey",))}, timeout):
+        return False
+    print(f"  {DELETE_KEY} has no record any more")
+    events: list[dict[str, Any]] = []
+
+    def all_announced() -> bool:
+        events.extend(stack.published_events())
+        return _announced(events)
+
+    wait_for(all_announced, timeout=timeout)
+    counts = Counter(e["detail-type"] for e in events)
+    print("\nevents published on EventBridge (source voiceprint-pipeline):")
+    for detail_type, n in sorted(counts.items()):
+        print(f"  {n} x {detail_type}")
+    return _announced(events)
+
+
+def _announced(events: list[dict[str, Any]]) -> bool:
+    return any(e["detail-type"] == "Voiceprint Deleted" for e in events) and any(
+        e["detail-type"] == "Identification Ready" for e in events
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -101,6 +146,11 @@ voiceprint-pipeline is running locally. Upload audio (one speaker, <= 30 s) with
   export AWS_ACCESS_KEY_ID={ACCESS_KEY} AWS_SECRET_ACCESS_KEY={SECRET_KEY} AWS_DEFAULT_REGION={REGION}
   aws --endpoint-url {stack.aws_url} s3 cp my-voice.wav s3://{BUCKET}/voiceprints/my-voice.wav
   aws --endpoint-url {stack.aws_url} dynamodb scan --table-name {TABLE}
+
+Identify a recording against the voiceprints of a folder, and read results with the CLI:
+
+  aws --endpoint-url {stack.aws_url} s3 cp meeting.wav s3://{BUCKET}/identify/meeting.wav
+  scripts/voiceprint --local wait identify/meeting.wav
 
 pyannoteAI emulator: {stack.emulator.url if stack.emulator else "?"}   webhook: {stack.webhook_url}
 Results are printed below as they arrive. Ctrl-C stops everything.

@@ -29,11 +29,16 @@ def test_demo_prints_a_record_per_sample(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["demo", "--timeout", "60"]) == 0
     out = capsys.readouterr().out
     assert "6 records in DynamoDB table voiceprint-jobs-local" in out
-    assert out.count(" succeeded ") == 3
+    assert out.count("  succeeded  voiceprint ") == 3
     assert "voiceprints/carol+ünïcode.wav  succeeded" in out
     assert "too_long: 35.0 s of audio is over the API's limit of 30 s" in out
     assert "not_audio:" in out
     assert "empty_object: the object is empty" in out
+    assert "identify/meeting.wav  succeeded  SPEAKER_00 = bob (take 2)" in out
+    assert "compared with alice, bob (take 2), carol+ünïcode" in out
+    assert "voiceprints/carol+ünïcode.wav has no record any more" in out
+    for line in ("1 x Identification Ready", "1 x Voiceprint Deleted", "3 x Voiceprint Failed", "3 x Voiceprint Ready"):
+        assert line in out
     assert "errors:" not in out
     assert out.rstrip().endswith("local stack stopped.")
 
