@@ -147,6 +147,12 @@ def _render_calls(c: calls.CallCounts) -> list[str]:
         ),
         ("S3 GetObject (ranged header read)", "n/a", f"{per('submit', 's3', 'GetObject'):.2f}", "one 64 KiB block"),
         (
+            "EventBridge PutEvents",
+            "n/a",
+            f"{per('events', 'eventbridge', 'PutEvents'):.2f}",
+            "events function, off the job's path: one call per stream batch of up to 10 records",
+        ),
+        (
             "Secrets Manager GetSecretValue",
             "1 per container",
             f"{secrets} in all",
@@ -249,6 +255,7 @@ def _render_cost(box: containers.ContainerResults, c: calls.CallCounts, t: throu
         aws_calls_submit_per_job=submit_calls,
         log_bytes_per_job=t.log_bytes / t.uploads,
         sqs_batch=c.jobs / max(1, c.invocations["submit"]),
+        events_invocations_per_job=c.invocations.get("events", 0) / c.jobs,
     )
     total = sum(line.per_million for line in lines)
     out = [

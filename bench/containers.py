@@ -82,7 +82,7 @@ def submit_events(stack: LocalStack, count: int, tag: str) -> list[dict[str, Any
     audio = wav_bytes(3.0, "alice")
     events = []
     for i in range(count):
-        key = f"bench/{tag}/{i}.wav"
+        key = f"voiceprints/bench/{tag}/{i}.wav"
         put = s3.put_object(Bucket=BUCKET, Key=key, Body=audio)
         events.append(_sqs_event(stack, key, len(audio), put["VersionId"], put["ETag"].strip('"')))
     return events
@@ -96,7 +96,7 @@ def webhook_events(stack: LocalStack, count: int, tag: str) -> list[dict[str, An
     events = []
     for i in range(count):
         now = time.time()
-        ref = ObjectRef(BUCKET, f"bench/{tag}/{i}.wav", 1000, f"v-{tag}-{i}", None, None)
+        ref = ObjectRef(BUCKET, f"voiceprints/bench/{tag}/{i}.wav", 1000, f"v-{tag}-{i}", None, None)
         claim = store.claim(ref, now=now, lease_seconds=120)
         assert claim is not None
         job_id = str(uuid.uuid4())
@@ -142,6 +142,16 @@ def _check_answers(what: str, answers: list[Any]) -> None:
             raise RuntimeError(f"{what}: an invocation did not succeed: {answer}")
 
 
+def _check_submitted(stack: LocalStack, events: list[dict[str, Any]]) -> None:
+    """Every object the submit runs measured was really submitted (not filtered or refused, which cost nothing)."""
+    store = JobStore(stack.client("dynamodb"), TABLE, retention_days=30)
+    for event in events:
+        ref = ObjectRef.from_s3_record(json.loads(event["Records"][0]["body"])["Records"][0])
+        record = store.get(ref.keys)
+        if not record or record.get("status") != "submitted":
+            raise RuntimeError(f"ours submit: {ref.key} was not submitted: {record and record.get('status')}")
+
+
 def measure(stack: LocalStack, *, processes: int, invocations: int) -> ContainerResults:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update({k: v for k, v in stack.aws_env().items() if v is not None})
@@ -159,5 +169,7 @@ def measure(stack: LocalStack, *, processes: int, invocations: int) -> Container
                     events = make(stack, invocations, f"{name}-{side}-{run}")
                 result = _child(target, events, env)
                 _check_answers(f"{side} {name}", result["answers"])
+                if side == "ours" and name == "submit":
+                    _check_submitted(stack, events)
                 results[name].add(result)
     return ContainerResults(processes, invocations, ours, floor)

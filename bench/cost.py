@@ -17,6 +17,7 @@ PRICES = {
     "secrets_api_call": 0.05 / 10_000,
     "logs_ingest_gb": 0.50,  # CloudWatch Logs ingestion (EMF metrics are log lines too)
     "transfer_out_gb": 0.09,  # S3 -> internet (pyannoteAI fetches the audio), first 10 TB/month
+    "eventbridge_event": 1.00 / 1e6,  # custom events published (per 64 KB chunk)
 }
 
 # What cannot be measured on one machine, stated: AWS-side latencies added to the loopback timings for billed
@@ -25,6 +26,7 @@ ASSUMED = {
     "aws_call_ms": 8.0,  # a DynamoDB / S3 / Secrets Manager call from Lambda in-region
     "api_post_ms": 300.0,  # POST /v1/voiceprint to pyannoteAI over the internet
     "audio_mb": 1.0,  # 30 s of 16 kHz 16-bit mono WAV is 0.96 MB
+    "events_batch_ms": 40.0,  # one events-function invocation: one PutEvents for up to 10 stream records
 }
 
 
@@ -42,10 +44,11 @@ class Line:
 
 def dynamodb_wru_per_job(table_writes: float, result_item_bytes: int) -> float:
     """Table writes (claim, jobId, result; the result item holds the voiceprint) plus the index writes they cause:
-    the jobId write adds the record to byJobId (KEYS_ONLY) and byPending; the result removes it from byPending."""
+    the jobId write adds the record to byJobId (KEYS_ONLY) and byPending; the result removes it from byPending
+    and adds it to byGroup (which projects the voiceprint, so it is sized like the result)."""
     claim_and_submit = 2 * 1
     result = math.ceil(result_item_bytes / 1024)
-    index_writes = 3
+    index_writes = 3 + result
     return claim_and_submit + result + index_writes + max(0.0, table_writes - 3)
 
 
@@ -61,6 +64,7 @@ def estimate(
     aws_calls_submit_per_job: float,
     log_bytes_per_job: float,
     sqs_batch: float,
+    events_invocations_per_job: float,
 ) -> list[Line]:
     gb = memory_mb / 1024
     submit_billed = submit_ms_per_job + aws_calls_submit_per_job * ASSUMED["aws_call_ms"] + ASSUMED["api_post_ms"]
@@ -83,10 +87,28 @@ def estimate(
         ),
         Line("API Gateway HTTP API (webhook)", 1, PRICES["http_api_request"], "one delivery per job"),
         Line(
+            "Lambda requests, events function",
+            events_invocations_per_job,
+            PRICES["lambda_request"],
+            "measured (one per stream batch of up to 10; the stream reads themselves are free)",
+        ),
+        Line(
+            "Lambda GB-s, events function",
+            events_invocations_per_job * ASSUMED["events_batch_ms"] / 1000 * gb,
+            PRICES["lambda_gb_second_arm64"],
+            "assumed duration per batch",
+        ),
+        Line(
+            "EventBridge events",
+            2,
+            PRICES["eventbridge_event"],
+            "Ready or Failed, then Deleted when the record expires or its source is deleted",
+        ),
+        Line(
             "DynamoDB write request units",
             dynamodb_wru_per_job(table_writes_per_job, result_item_bytes),
             PRICES["dynamodb_wru"],
-            f"3 table writes + 3 index writes; result item {result_item_bytes} B",
+            f"3 table writes + 4 index writes; result item {result_item_bytes} B",
         ),
         Line("S3 GET (header read + pyannoteAI's fetch)", s3_gets_per_job + 1, PRICES["s3_get"], "measured + 1"),
         Line(

@@ -23,5 +23,5 @@ def test_item_size_follows_dynamodb_rules() -> None:
 
 
 def test_write_units_count_index_writes_and_item_size() -> None:
-    assert cost.dynamodb_wru_per_job(3, 700) == 6  # claim, jobId, result (1 KB) + 3 index writes
-    assert cost.dynamodb_wru_per_job(3, 3000) == 8  # a 3 KB result costs 3 units
+    assert cost.dynamodb_wru_per_job(3, 700) == 7  # claim, jobId, result (1 KB) + 4 index writes
+    assert cost.dynamodb_wru_per_job(3, 3000) == 11  # a 3 KB result costs 3 units, in the table and in byGroup
