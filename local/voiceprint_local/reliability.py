@@ -37,6 +37,7 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 
 import requests
 
+from voiceprint import change_events
 from voiceprint.webhook_signature import sign
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
 from voiceprint_local.stack import BUCKET, Faults, LocalStack, StackOptions, wait_for
@@ -64,6 +65,43 @@ STATUS_ATTRIBUTES = ("objectKey", "sk", "status", "failureCode", "reason", "thro
 def _statuses(stack: LocalStack) -> list[dict[str, Any]]:
     """The attributes the verdicts need, of every record (a projected scan: the table holds thousands)."""
     return stack.records(STATUS_ATTRIBUTES)
+
+
+@dataclass
+class Announcements:
+    """How the terminal records were announced on EventBridge: each once is the goal, at least once the contract."""
+
+    expected: int = 0
+    missing: int = 0
+    duplicates: int = 0  # allowed (consumers dedupe on eventId), counted
+    unexpected: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.missing == 0 and self.unexpected == 0
+
+
+def _announcements(stack: LocalStack, timeout: float = 120.0) -> Announcements:
+    """Wait (bounded) until every terminal record's Ready/Failed event has been published, then compare."""
+    rows = stack.records(("pk", "sk", "kind", "status"))
+    expected = {change_events.event_id(r["pk"], r["sk"], t): t for r in rows if (t := change_events.detail_type_of(r))}
+    seen: Counter[str] = Counter()
+
+    def caught_up() -> bool:
+        seen.update(
+            e["detail"].get("eventId", "")
+            for e in stack.published_events()
+            if not str(e.get("detail-type", "")).endswith("Deleted")
+        )
+        return set(expected) <= set(seen)
+
+    wait_for(caught_up, timeout, 1.0)
+    return Announcements(
+        expected=len(expected),
+        missing=len(set(expected) - set(seen)),
+        duplicates=sum(n - 1 for n in seen.values() if n > 1),
+        unexpected=len(set(seen) - set(expected)),
+    )
 
 
 def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
@@ -188,11 +226,13 @@ class BurstResult:
     errors: list[str] = field(default_factory=list)
     secret_leaks: dict[str, int] = field(default_factory=dict)
     settled: bool = False
+    announcements: Announcements = field(default_factory=Announcements)
 
     @property
     def ok(self) -> bool:
         return (
-            self.settled
+            self.announcements.ok
+            and self.settled
             and self.statuses.get("succeeded", 0) == self.uploads
             and self.jobs_created == self.uploads
             and self.objects_submitted_twice == 0
@@ -262,6 +302,7 @@ def run_burst(
         result.submit_invocations = stack.invocations["submit"]
         done = {str(r["objectKey"]) for r in rows if r.get("status") in ("succeeded", "failed")}
         result.lost = sum(1 for key, _ in files if key not in done) - result.dead_lettered
+        result.announcements = _announcements(stack)
         result.errors = list(stack.errors[:20])
     _, result.secret_leaks = _leaks(log_file, secrets)
     return result
@@ -326,11 +367,13 @@ class ChaosResult:
     log_lines: int = 0
     secret_leaks: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    announcements: Announcements = field(default_factory=Announcements)
 
     @property
     def ok(self) -> bool:
         return (
-            self.settled
+            self.announcements.ok
+            and self.settled
             and not self.lost
             and not self.wrong_outcomes
             and self.failures_without_reason == 0
@@ -523,6 +566,7 @@ def run_chaos(
         result.adopted_instead_of_resubmitted = stack.observed["adopted_instead_of_resubmitted"]
         result.forged_sent = sum(forged.values())
         result.forged_answers = dict(forged)
+        result.announcements = _announcements(stack)
         result.errors = list(stack.errors[:20])
     result.log_lines, result.secret_leaks = _leaks(log_file, secrets, "\n".join(result.errors))
     return result
@@ -531,6 +575,13 @@ def run_chaos(
 # -- report ----------------------------------------------------------------------------------------------------
 def _table(rows: list[tuple[str, Any]]) -> str:
     return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def _announced(a: Announcements) -> str:
+    return (
+        f"{a.expected - a.missing:,}/{a.expected:,} ({a.duplicates} announced twice, "
+        f"{a.unexpected} events for no terminal record)"
+    )
 
 
 def render(burst: BurstResult | None, chaos: ChaosResult | None, command: str) -> str:
@@ -566,6 +617,7 @@ def render(burst: BurstResult | None, chaos: ChaosResult | None, command: str) -
                     ("dead-lettered", b.dead_lettered),
                     ("lost", b.lost),
                     ("submit invocations", f"{b.submit_invocations:,}"),
+                    ("terminal records announced on EventBridge", _announced(b.announcements)),
                     ("secrets found in the captured logs", b.secret_leaks),
                     (
                         "duration",
@@ -635,6 +687,7 @@ def render(burst: BurstResult | None, chaos: ChaosResult | None, command: str) -
                     ("forged/stale webhooks sent", c.forged_sent),
                     ("their answers", c.forged_answers),
                     ("records they changed", c.forged_writes),
+                    ("terminal records announced on EventBridge", _announced(c.announcements)),
                     ("log lines captured", c.log_lines),
                     ("secrets found in them", c.secret_leaks),
                     ("duration", f"{c.seconds:.0f} s"),

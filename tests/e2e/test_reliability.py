@@ -55,6 +55,9 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
     assert result.forged_writes == 0
     assert result.log_lines > 100
     assert result.secret_leaks == {"api key": 0, "webhook secret": 0, "presigned URL signatures": 0}
+    # every terminal record announced on EventBridge, whatever path made it terminal
+    assert result.announcements.expected == result.objects - len(result.dead_lettered)
+    assert (result.announcements.missing, result.announcements.unexpected) == (0, 0)
     assert result.ok
     report = reliability.render(None, result, "test")
     assert "Chaos: " in report
@@ -72,5 +75,6 @@ def test_a_burst_over_the_rate_limit_ends_with_every_voiceprint_and_bounded_429s
     assert result.answers_429 <= 3 * result.windows  # ... a few times per window, not once per waiting message
     assert result.dead_lettered == 0
     assert result.lost == 0
+    assert (result.announcements.expected, result.announcements.missing) == (120, 0)
     assert result.ok
     assert "PASS" in reliability.render(result, None, "test")

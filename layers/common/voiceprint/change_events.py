@@ -12,6 +12,7 @@ in the table, behind the IAM-authorised read API). See README "Events" for the s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -73,17 +74,29 @@ def event_for(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     name = record.get("eventName")
     new, old = _image(record, "NewImage"), _image(record, "OldImage")
     if name in ("INSERT", "MODIFY") and new is not None:
-        status = new.get("status")
-        if status not in TERMINAL or (old is not None and old.get("status") in TERMINAL):
+        detail_type = detail_type_of(new)
+        if detail_type is None or (old is not None and old.get("status") in TERMINAL):
             return None
-        outcome = "Ready" if status == Status.SUCCEEDED.value else "Failed"
-        return f"{_NAMES[_kind(new)]} {outcome}", detail_of(new)
+        return detail_type, detail_of(new)
     if name == "REMOVE" and old is not None:
         detail = detail_of(old)
         expired = (record.get("userIdentity") or {}).get("principalId") == TTL_PRINCIPAL
         detail["deletedBecause"] = "expired" if expired else "source_deleted"
         return f"{_NAMES[_kind(old)]} Deleted", detail
     return None
+
+
+def event_id(pk: str, sk: str, detail_type: str) -> str:
+    """The same for every delivery of one change: consumers dedupe on it (delivery is at least once)."""
+    return hashlib.sha256(f"{pk}|{sk}|{detail_type}".encode()).hexdigest()[:32]
+
+
+def detail_type_of(item: Mapping[str, Any]) -> str | None:
+    """The Ready/Failed detail-type a terminal record is announced with."""
+    status = item.get("status")
+    if status not in TERMINAL:
+        return None
+    return f"{_NAMES[_kind(item)]} {'Ready' if status == Status.SUCCEEDED.value else 'Failed'}"
 
 
 def entry(detail_type: str, detail: Mapping[str, Any], bus_name: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ retries (and, after its retry limit, sends the batch's description to the on-fai
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +22,8 @@ PUT_EVENTS_MAX = 10
 
 
 def _event_id(record: Mapping[str, Any], detail_type: str) -> str:
-    """The same for every delivery of one change: consumers dedupe on it (delivery is at least once)."""
     keys = (record.get("dynamodb") or {}).get("Keys") or {}
-    basis = f"{keys.get('pk', {}).get('S')}|{keys.get('sk', {}).get('S')}|{detail_type}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+    return change_events.event_id(str(keys.get("pk", {}).get("S")), str(keys.get("sk", {}).get("S")), detail_type)
 
 
 class EventPublisher:
