@@ -41,8 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     wait.add_argument("target")
     wait.add_argument("--timeout", type=float, default=300.0)
     wait.add_argument("--interval", type=float, default=2.0)
-    listing = commands.add_parser("list", help="the voiceprints of a group (the folder under voiceprints/)")
-    listing.add_argument("--group", default="", help='e.g. "team-a/"; default: the top level')
+    listing = commands.add_parser("list", help="voiceprints of a group (the folder under voiceprints/), or of a label")
+    listing.add_argument("--group", help='e.g. "team-a/"; default: the top level, or every group with --label')
     listing.add_argument("--label")
     return parser
 
@@ -151,7 +151,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         items: list[dict[str, Any]] = []
         cursor = None
         for _ in range(1000):  # bounded: 100,000 voiceprints
-            page = api.voiceprints(args.group, args.label, cursor)
+            group = args.group if args.group is not None or args.label else ""
+            page = api.voiceprints(group, args.label, cursor)
             items += page["items"]
             cursor = page.get("next")
             if not cursor:

@@ -70,8 +70,13 @@ class ResultsApi:
         found = self.get("/objects", **query)
         return list(found["versions"]) if found else []
 
-    def voiceprints(self, group: str, label: str | None = None, cursor: str | None = None) -> dict[str, Any]:
-        query = {"group": group, **({"label": label} if label else {}), **({"next": cursor} if cursor else {})}
+    def voiceprints(self, group: str | None, label: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+        """A group's voiceprints, or (group None) one label's in every group."""
+        query = {
+            **({"group": group} if group is not None else {}),
+            **({"label": label} if label else {}),
+            **({"next": cursor} if cursor else {}),
+        }
         return dict(self.get("/voiceprints", **query))
 
 

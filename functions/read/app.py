@@ -38,7 +38,8 @@ def list_voiceprints(path: dict[str, str], query: dict[str, str]) -> dict[str, A
     except ValueError:
         raise BadRequest("limit must be a number") from None
     return service.voiceprints(
-        group=query.get("group", ""),
+        # No group but a label: that label in every group. Neither: the top-level group.
+        group=query.get("group", None if "label" in query else ""),
         label=query.get("label"),
         limit=limit,
         cursor=query.get("next"),

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.helpers import settle
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.stack import BUCKET, RESULTS_BUCKET, LocalStack, StackOptions, wait_for
+from voiceprint_local.stack import BUCKET, RESULTS_BUCKET, LocalStack, StackOptions, running, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -19,12 +20,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     env = {"INLINE_RESULT_MAX_BYTES": "0"}  # every identification output goes to the results bucket
-    s = LocalStack(StackOptions(reconcile_every_seconds=0.5, env=env, log_level="WARNING", metrics=False))
-    s.start()
-    try:
+    with running(StackOptions(reconcile_every_seconds=0.5, env=env, log_level="WARNING", metrics=False)) as s:
         yield s
-    finally:
-        s.stop()
 
 
 class Events:
@@ -47,16 +44,11 @@ class Events:
         return [e["detail-type"] for e in self.seen if e["detail"]["key"] == key]
 
 
-def _terminal(stack: LocalStack, key: str) -> dict[str, Any]:
-    assert wait_for(lambda: key in stack.terminal_records(), 30)
-    return stack.terminal_records()[key]
-
-
 def test_terminal_records_are_announced_once_without_the_voiceprint(stack: LocalStack) -> None:
     events = Events(stack)
     stack.upload("voiceprints/events/alice.wav", wav_bytes(2.0, "alice"))
     stack.upload("voiceprints/events/notes.txt", b"not audio at all" * 50)
-    record = _terminal(stack, "voiceprints/events/alice.wav")
+    record = settle(stack, ["voiceprints/events/alice.wav"])["voiceprints/events/alice.wav"]
 
     ready = events.wait("Voiceprint Ready", "voiceprints/events/alice.wav")
     assert ready["source"] == "voiceprint-pipeline"
@@ -86,9 +78,9 @@ def test_terminal_records_are_announced_once_without_the_voiceprint(stack: Local
 def test_identifications_are_announced_with_their_matches(stack: LocalStack) -> None:
     events = Events(stack)
     stack.upload("voiceprints/events-id/bob.wav", wav_bytes(2.0, "bob", seed=2))
-    _terminal(stack, "voiceprints/events-id/bob.wav")
+    settle(stack, ["voiceprints/events-id/bob.wav"])
     stack.upload("identify/events-id/call.wav", wav_bytes(3.0, "bob", seed=8))
-    record = _terminal(stack, "identify/events-id/call.wav")
+    record = settle(stack, ["identify/events-id/call.wav"])["identify/events-id/call.wav"]
     detail = events.wait("Identification Ready", "identify/events-id/call.wav")["detail"]
     assert detail["candidates"] == ["bob"]
     assert [(m["speaker"], m["match"]) for m in detail["matches"]] == [("SPEAKER_00", "bob")]
@@ -113,7 +105,7 @@ def test_deleting_the_source_deletes_its_records_and_outputs(stack: LocalStack) 
         30,
     )
     stack.upload("identify/gone/call.wav", wav_bytes(3.0, "carol", seed=6))
-    identification = _terminal(stack, "identify/gone/call.wav")
+    identification = settle(stack, ["identify/gone/call.wav"])["identify/gone/call.wav"]
     result_key = identification["resultLocation"].split("/", 3)[3]
     assert s3.get_object(Bucket=RESULTS_BUCKET, Key=result_key)["ContentLength"] > 0
 

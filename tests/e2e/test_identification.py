@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.helpers import settle
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.stack import RESULTS_BUCKET, LocalStack, StackOptions, wait_for
+from voiceprint_local.stack import RESULTS_BUCKET, LocalStack, StackOptions, running
 
 pytestmark = pytest.mark.e2e
 
@@ -22,20 +23,8 @@ INLINE_LIMIT = 275
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     env = {"INLINE_RESULT_MAX_BYTES": str(INLINE_LIMIT), "IDENTIFY_THRESHOLD": "50"}
-    s = LocalStack(StackOptions(reconcile_every_seconds=0.5, env=env, log_level="WARNING", metrics=False))
-    s.start()
-    try:
+    with running(StackOptions(reconcile_every_seconds=0.5, env=env, log_level="WARNING", metrics=False)) as s:
         yield s
-    finally:
-        s.stop()
-
-
-def _settle(stack: LocalStack, keys: list[str], timeout: float = 30) -> dict[str, dict[str, Any]]:
-    assert wait_for(lambda: set(keys) <= set(stack.terminal_records()), timeout), {
-        r["objectKey"]: r.get("status") for r in stack.records() if r["objectKey"] in keys
-    }
-    records = stack.terminal_records()
-    return {k: records[k] for k in keys}
 
 
 def _result(stack: LocalStack, record: dict[str, Any]) -> dict[str, Any]:
@@ -52,12 +41,12 @@ def test_a_recording_is_identified_against_the_voiceprints_of_its_group(stack: L
     enrol["voiceprints/other-team/bob.wav"] = wav_bytes(2.0, "alice", seed=4)  # another group: never a candidate
     for key, audio in enrol.items():
         stack.upload(key, audio)
-    voiceprints = _settle(stack, list(enrol))
+    voiceprints = settle(stack, list(enrol))
     assert {r["label"] for r in voiceprints.values()} == {"alice", "bob", "carol"}
     assert {r["group"] for r in voiceprints.values()} == {"team/", "other-team/"}
 
     stack.upload("identify/team/standup.wav", wav_bytes(4.0, "bob", seed=11))
-    record = _settle(stack, ["identify/team/standup.wav"])["identify/team/standup.wav"]
+    record = settle(stack, ["identify/team/standup.wav"])["identify/team/standup.wav"]
 
     assert (record["status"], record["kind"], record["group"]) == ("succeeded", "identify", "team/")
     assert record["candidates"] == ["alice", "bob", "carol"]
@@ -77,9 +66,9 @@ def test_a_recording_is_identified_against_the_voiceprints_of_its_group(stack: L
 
 def test_a_small_identification_stays_on_the_record(stack: LocalStack) -> None:
     stack.upload("voiceprints/solo/erin.wav", wav_bytes(2.0, "carol", seed=5))
-    _settle(stack, ["voiceprints/solo/erin.wav"])
+    settle(stack, ["voiceprints/solo/erin.wav"])
     stack.upload("identify/solo/call.wav", wav_bytes(3.0, "carol", seed=9))
-    record = _settle(stack, ["identify/solo/call.wav"])["identify/solo/call.wav"]
+    record = settle(stack, ["identify/solo/call.wav"])["identify/solo/call.wav"]
     assert record["status"] == "succeeded"
     assert "resultLocation" not in record
     assert len(record["result"]) <= INLINE_LIMIT
@@ -98,7 +87,7 @@ def test_labels_come_from_metadata_or_the_file_name_and_bad_ones_are_refused(sta
     stack.upload("voiceprints/labels/SPEAKER_01.wav", wav_bytes(1.5, "bob"))
     stack.upload("voiceprints/labels/" + "x" * 101 + ".wav", wav_bytes(1.5, "carol"))
     jobs_before = len(stack.emulator.jobs)
-    records = _settle(
+    records = settle(
         stack,
         ["voiceprints/labels/take-1.wav", "voiceprints/labels/SPEAKER_01.wav", f"voiceprints/labels/{'x' * 101}.wav"],
     )
@@ -114,9 +103,9 @@ def test_identification_without_usable_voiceprints_fails_with_a_reason(stack: Lo
     stack.upload("identify/nobody-here/call.wav", wav_bytes(2.0, "alice"))
     for i in range(51):
         stack.upload(f"voiceprints/crowd/speaker-{i:02d}.wav", wav_bytes(1.0, ("alice", "bob", "carol")[i % 3], seed=i))
-    _settle(stack, [f"voiceprints/crowd/speaker-{i:02d}.wav" for i in range(51)], timeout=60)
+    settle(stack, [f"voiceprints/crowd/speaker-{i:02d}.wav" for i in range(51)], timeout=60)
     stack.upload("identify/crowd/call.wav", wav_bytes(2.0, "bob", seed=7))
-    records = _settle(stack, ["identify/nobody-here/call.wav", "identify/crowd/call.wav"])
+    records = settle(stack, ["identify/nobody-here/call.wav", "identify/crowd/call.wav"])
     empty, crowd = records["identify/nobody-here/call.wav"], records["identify/crowd/call.wav"]
     assert (empty["status"], empty["failureCode"]) == ("failed", "no_voiceprints")
     assert "voiceprints/nobody-here/" in empty["reason"]
@@ -127,5 +116,5 @@ def test_identification_without_usable_voiceprints_fails_with_a_reason(stack: Lo
 def test_objects_outside_both_prefixes_are_not_processed(stack: LocalStack) -> None:
     stack.upload("elsewhere/zoe.wav", wav_bytes(1.0, "alice"))
     stack.upload("voiceprints/after.wav", wav_bytes(1.0, "bob"))
-    _settle(stack, ["voiceprints/after.wav"])  # uploaded later, so the first has had its chance
+    settle(stack, ["voiceprints/after.wav"])  # uploaded later, so the first has had its chance
     assert "elsewhere/zoe.wav" not in {r["objectKey"] for r in stack.records(("objectKey",))}

@@ -8,17 +8,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
 import requests
 from botocore.config import Config
 
+from tests.e2e.helpers import settle
 from voiceprint.webhook_signature import sign
 from voiceprint_local import openapi_spec
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
-from voiceprint_local.stack import LocalStack, StackOptions, wait_for
+from voiceprint_local.stack import LocalStack, StackOptions, running, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +27,8 @@ FAST = {"RECONCILE_AFTER_SECONDS": "2"}
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    s = LocalStack(StackOptions(reconcile_every_seconds=0.5, env=FAST, log_level="WARNING", metrics=False))
-    s.start()
-    try:
+    with running(StackOptions(reconcile_every_seconds=0.5, env=FAST, log_level="WARNING", metrics=False)) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -43,18 +39,10 @@ def _reset_knobs(stack: LocalStack) -> Iterator[None]:
     stack.emulator.config.__dict__.update(before)
 
 
-def _settle(stack: LocalStack, keys: list[str], timeout: float = 30) -> dict[str, dict[str, Any]]:
-    assert wait_for(lambda: set(keys) <= set(stack.terminal_records()), timeout), {
-        r["objectKey"]: r.get("status") for r in stack.records() if r["objectKey"] in keys
-    }
-    records = stack.terminal_records()
-    return {k: records[k] for k in keys}
-
-
 def test_upload_becomes_a_voiceprint(stack: LocalStack) -> None:
     assert stack.emulator is not None
     stack.upload("voiceprints/e2e/alice.wav", wav_bytes(2.0, "alice"))
-    record = _settle(stack, ["voiceprints/e2e/alice.wav"])["voiceprints/e2e/alice.wav"]
+    record = settle(stack, ["voiceprints/e2e/alice.wav"])["voiceprints/e2e/alice.wav"]
     assert record["status"] == "succeeded"
     assert record["voiceprint"].startswith("emulator-v1:")
     job = stack.emulator.jobs[record["jobId"]]
@@ -76,7 +64,7 @@ def test_refused_files_get_reasons_and_cost_no_api_call(stack: LocalStack) -> No
     }
     for key, data in files.items():
         stack.upload(key, data)
-    records = _settle(stack, list(files))
+    records = settle(stack, list(files))
     assert {k: r["failureCode"] for k, r in records.items()} == {
         "voiceprints/e2e/long.wav": "too_long",
         "voiceprints/e2e/readme.txt": "not_audio",
@@ -87,7 +75,7 @@ def test_refused_files_get_reasons_and_cost_no_api_call(stack: LocalStack) -> No
 
 def test_forged_webhook_is_refused_over_http(stack: LocalStack) -> None:
     stack.upload("voiceprints/e2e/bob.wav", wav_bytes(1.5, "bob"))
-    record = _settle(stack, ["voiceprints/e2e/bob.wav"])["voiceprints/e2e/bob.wav"]
+    record = settle(stack, ["voiceprints/e2e/bob.wav"])["voiceprints/e2e/bob.wav"]
     before = stack.records()
     body = json.dumps({"jobId": record["jobId"], "status": "failed", "output": {"error": "forged"}}).encode()
     ts = str(int(time.time()))
@@ -108,7 +96,7 @@ def test_forged_webhook_is_refused_over_http(stack: LocalStack) -> None:
 
 def test_binary_content_type_arrives_base64_and_still_verifies(stack: LocalStack) -> None:
     stack.upload("voiceprints/e2e/carol.wav", wav_bytes(1.0, "carol"))
-    record = _settle(stack, ["voiceprints/e2e/carol.wav"])["voiceprints/e2e/carol.wav"]
+    record = settle(stack, ["voiceprints/e2e/carol.wav"])["voiceprints/e2e/carol.wav"]
     body = json.dumps({"jobId": record["jobId"], "status": "succeeded", "output": {"voiceprint": "x"}}).encode()
     ts = str(int(time.time()))
     resp = requests.post(
@@ -132,7 +120,7 @@ def test_dropped_webhook_is_recovered_by_polling(stack: LocalStack) -> None:
     stack.emulator.config.drop_webhook_rate = 1.0
     dropped_before = stack.emulator.stats.webhooks_dropped
     stack.upload("voiceprints/e2e/dropped.wav", wav_bytes(1.0, "alice"))
-    record = _settle(stack, ["voiceprints/e2e/dropped.wav"], timeout=30)["voiceprints/e2e/dropped.wav"]
+    record = settle(stack, ["voiceprints/e2e/dropped.wav"], timeout=30)["voiceprints/e2e/dropped.wav"]
     assert record["status"] == "succeeded"
     assert stack.emulator.stats.webhooks_dropped == dropped_before + 1
     assert stack.emulator.stats.requests["GET /v1/jobs/{id}"] >= 1
@@ -143,7 +131,7 @@ def test_status_only_and_duplicated_webhooks(stack: LocalStack) -> None:
     stack.emulator.config.status_only = True
     stack.emulator.config.duplicate_webhook_rate = 1.0
     stack.upload("voiceprints/e2e/status-only.wav", wav_bytes(1.0, "bob"))
-    record = _settle(stack, ["voiceprints/e2e/status-only.wav"])["voiceprints/e2e/status-only.wav"]
+    record = settle(stack, ["voiceprints/e2e/status-only.wav"])["voiceprints/e2e/status-only.wav"]
     assert record["status"] == "succeeded"
     assert record["voiceprint"].startswith("emulator-v1:")
 
@@ -152,7 +140,7 @@ def test_failed_jobs_are_recorded_with_the_vendor_error(stack: LocalStack) -> No
     assert stack.emulator is not None
     stack.emulator.config.failure_rate = 1.0
     stack.upload("voiceprints/e2e/unlucky.wav", wav_bytes(1.0, "carol"))
-    record = _settle(stack, ["voiceprints/e2e/unlucky.wav"])["voiceprints/e2e/unlucky.wav"]
+    record = settle(stack, ["voiceprints/e2e/unlucky.wav"])["voiceprints/e2e/unlucky.wav"]
     assert record["status"] == "failed"
     assert record["reason"] == "pyannoteAI job failed: Internal processing error"
 
@@ -166,7 +154,7 @@ def test_a_429_storm_is_survived_without_double_submission(stack: LocalStack) ->
     audio = wav_bytes(0.5, "alice")
     for key in keys:
         stack.upload(key, audio)
-    records = _settle(stack, keys, timeout=90)
+    records = settle(stack, keys, timeout=90)
     assert all(r["status"] == "succeeded" for r in records.values())
     assert stack.emulator.stats.answers[429] > before_429  # there was a storm
     per_object = {k: v for k, v in stack.emulator.stats.submissions_by_url.items() if "/e2e/storm/" in k}

@@ -15,19 +15,15 @@ from voiceprint_cli.__main__ import main, wait
 from voiceprint_cli.api import ResultsApi
 from voiceprint_cli.progress import Progress
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.stack import ACCESS_KEY, REGION, SECRET_KEY, LocalStack, StackOptions, wait_for
+from voiceprint_local.stack import ACCESS_KEY, REGION, SECRET_KEY, LocalStack, StackOptions, running, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    s = LocalStack(StackOptions(reconcile_every_seconds=0.5, log_level="WARNING", metrics=False))
-    s.start()
-    try:
+    with running(StackOptions(reconcile_every_seconds=0.5, log_level="WARNING", metrics=False)) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def cli(stack: LocalStack, *args: str) -> tuple[int, str, str]:
@@ -79,6 +75,11 @@ def test_wait_status_and_list_as_a_user_runs_them(stack: LocalStack) -> None:
     assert all("voiceprint" not in v for v in listed)  # lists leave the biometric payload out
     code, out, _ = cli(stack, "--json", "list", "--group", "cli/", "--label", "bob")
     assert [v["key"] for v in json.loads(out)] == ["voiceprints/cli/bob.wav"]
+    # A label across every group.
+    stack.upload("voiceprints/cli-other/bob.wav", wav_bytes(2.5, "bob", seed=9))
+    assert wait_for(lambda: "voiceprints/cli-other/bob.wav" in stack.terminal_records(), 30)
+    code, out, _ = cli(stack, "--json", "list", "--label", "bob")
+    assert sorted(v["key"] for v in json.loads(out)) == ["voiceprints/cli-other/bob.wav", "voiceprints/cli/bob.wav"]
 
     code, _, err = cli(stack, "status", "voiceprints/cli/never-uploaded.wav")
     assert (code, "no record" in err) == (2, True)

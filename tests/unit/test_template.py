@@ -98,13 +98,18 @@ def test_runtime_matches_the_local_python() -> None:
 
 
 def test_table_has_ttl_pitr_and_the_indexes_the_store_queries() -> None:
-    from voiceprint.job_store import GSI_BY_GROUP, GSI_BY_JOB, GSI_BY_PENDING
+    from voiceprint.job_store import GSI_BY_GROUP, GSI_BY_JOB, GSI_BY_LABEL, GSI_BY_PENDING
 
     props = template.resources()["JobsTable"]["Properties"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["BillingMode"] == "PAY_PER_REQUEST"
-    assert {g["IndexName"] for g in props["GlobalSecondaryIndexes"]} == {GSI_BY_JOB, GSI_BY_PENDING, GSI_BY_GROUP}
+    assert {g["IndexName"] for g in props["GlobalSecondaryIndexes"]} == {
+        GSI_BY_JOB,
+        GSI_BY_PENDING,
+        GSI_BY_GROUP,
+        GSI_BY_LABEL,
+    }
 
 
 def test_bucket_is_private_encrypted_and_tls_only() -> None:

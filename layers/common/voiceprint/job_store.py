@@ -33,6 +33,7 @@ PENDING_SHARD = "PENDING"
 GSI_BY_JOB = "byJobId"
 GSI_BY_PENDING = "byPending"
 GSI_BY_GROUP = "byGroup"
+GSI_BY_LABEL = "byLabel"
 
 
 def group_key(group: str) -> str:
@@ -429,15 +430,21 @@ class JobStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def voiceprints_page(
-        self, group: str, *, label: str | None, limit: int, start: Mapping[str, Any] | None
+        self, group: str | None, *, label: str | None, limit: int, start: Mapping[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of a group's voiceprints (of one label, if given), by label; the key to continue from."""
-        condition, values = "voiceprintGroup = :g", {":g": group_key(group)}
-        if label is not None:
-            condition, values = condition + " AND label = :l", {**values, ":l": label}
+        """One page of voiceprints, with the key to continue from: a group's by label (of one label, if given), or
+        with `group` None, one label's across every group."""
+        if group is None:
+            if label is None:
+                raise ValueError("a group, a label, or both")
+            index, condition, values = GSI_BY_LABEL, "label = :l", {":l": label}
+        else:
+            index, condition, values = GSI_BY_GROUP, "voiceprintGroup = :g", {":g": group_key(group)}
+            if label is not None:
+                condition, values = condition + " AND label = :l", {**values, ":l": label}
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": GSI_BY_GROUP,
+            "IndexName": index,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": _to_ddb(values),
             "Limit": limit,

@@ -95,10 +95,16 @@ class ReadService:
         return [self.view(i) for i in items]
 
     def voiceprints(
-        self, *, group: str, label: str | None, limit: int, cursor: str | None, with_voiceprint: bool
+        self, *, group: str | None, label: str | None, limit: int, cursor: str | None, with_voiceprint: bool
     ) -> dict[str, Any]:
+        """A group's voiceprints (`group` "" is the top level), or with `group` None one label's in every group."""
         if not 1 <= limit <= MAX_PAGE:
             raise BadRequest(f"limit must be within 1..{MAX_PAGE}")
+        if group is None and label is None:
+            raise BadRequest("give a group, a label, or both")
+        if group is None and with_voiceprint:
+            # The label index does not carry the voiceprint: fetch one record per item rather than project 20 KB.
+            raise BadRequest("voiceprint=true needs a group")
         start = _decode_cursor(cursor) if cursor else None
         items, last = self._store.voiceprints_page(group, label=label, limit=limit, start=start)
         page = [self.view(i, with_voiceprint=with_voiceprint) for i in items]
