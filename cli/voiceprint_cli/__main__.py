@@ -160,7 +160,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         _print(items, args.json, out)
         return 0
     except ApiError as exc:
-        err.write(f"results API: {exc}\n")
+        hint = " (is `scripts/run-local.sh serve` running?)" if exc.status == 0 and args.local else ""
+        err.write(f"results API: {exc}{hint}\n")
         return 3
 
 

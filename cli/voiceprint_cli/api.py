@@ -52,7 +52,10 @@ class ResultsApi:
         url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
         request = AWSRequest(method="GET", url=url, headers={"Accept": "application/json"})
         SigV4Auth(self.credentials, "execute-api", self.region).add_auth(request)
-        resp = requests.get(url, headers=dict(request.headers.items()), timeout=self.timeout)
+        try:
+            resp = requests.get(url, headers=dict(request.headers.items()), timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ApiError(0, f"cannot reach {self.base_url} ({type(exc).__name__})") from None
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
