@@ -55,6 +55,7 @@ def test_a_recording_is_identified_against_the_voiceprints_of_its_group(stack: L
     by_label = {r["label"]: r["voiceprint"] for r in voiceprints.values() if r["group"] == "team/"}
     assert {v["label"]: v["voiceprint"] for v in request["voiceprints"]} == by_label
     assert request["matching"] == {"threshold": 50, "exclusive": True}
+    assert request["webhookStatusOnly"] is True  # the output is fetched, however large it is
     # Three speakers' confidences are over the inline limit: the output is in the results bucket.
     assert "result" not in record, (len(record["result"]), record["result"])
     assert record["resultLocation"].startswith(f"s3://{RESULTS_BUCKET}/identifications/")

@@ -61,6 +61,39 @@ def test_submit_body_validates_against_the_spec(emu: Emulator, client: PyannoteC
     assert emu.jobs[job.job_id].kind == "voiceprint"
 
 
+def test_identify_body_validates_against_the_spec(emu: Emulator, client: PyannoteClient) -> None:
+    captured: list[dict] = []
+    original = emu.handle
+
+    def spy(method, path, headers, body):
+        captured.append(json.loads(body))
+        return original(method, path, headers, body)
+
+    emu.handle = spy  # type: ignore[method-assign]
+    prints = [{"label": "Alice", "voiceprint": "v1"}, {"label": "Bob Smith", "voiceprint": "v2"}]
+    job = client.submit_identify(
+        "https://b/x.wav",
+        voiceprints=prints,
+        webhook="https://h/w",
+        model="precision-2",
+        threshold=40,
+        exclusive=False,
+        status_only_webhook=True,
+    )
+    assert captured == [
+        {
+            "url": "https://b/x.wav",
+            "voiceprints": prints,
+            "matching": {"threshold": 40, "exclusive": False},
+            "webhookStatusOnly": True,
+            "model": "precision-2",
+            "webhook": "https://h/w",
+        }
+    ]
+    openapi_spec.validate("IdentifyRequest", captured[0])
+    assert emu.jobs[job.job_id].kind == "identify"
+
+
 def test_get_job_and_test_key(emu: Emulator, client: PyannoteClient) -> None:
     job = client.submit_voiceprint("https://x/a.wav", webhook=None, model=None)
     emu.complete_job(job.job_id, "succeeded", {"voiceprint": "vp"}, webhook=False)

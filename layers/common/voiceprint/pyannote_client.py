@@ -143,10 +143,13 @@ class PyannoteClient:
         model: str | None,
         threshold: float | None = None,
         exclusive: bool | None = None,
+        status_only_webhook: bool = False,
     ) -> JobCreated:
         """`voiceprints`: 1 to 50 of {"label", "voiceprint"}; `threshold` 0..100 and `exclusive` are the matching
         options (the API's defaults when None)."""
         body: dict[str, Any] = {"url": url, "voiceprints": voiceprints}
+        if status_only_webhook:
+            body["webhookStatusOnly"] = True
         matching = {
             name: value for name, value in (("threshold", threshold), ("exclusive", exclusive)) if value is not None
         }

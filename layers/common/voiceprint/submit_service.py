@@ -254,6 +254,9 @@ class SubmitService:
             model=self._settings.model,
             threshold=self._settings.identify_threshold,
             exclusive=self._settings.identify_exclusive,
+            # An identification's output grows with the recording (24 h of audio: megabytes), past what a webhook
+            # body may carry; the webhook function fetches it with GET /v1/jobs/{id} instead.
+            status_only_webhook=True,
         )
 
     def _candidates(self, group: str) -> list[dict[str, str]]:
