@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voiceprint import wiring
-from voiceprint.pyannote_client import PyannoteClient
 from voiceprint.settings import get_settings
 from voiceprint.webhook_service import WebhookRequest, WebhookService
+
+if TYPE_CHECKING:
+    from voiceprint.pyannote_client import PyannoteClient
 
 logger = Logger()
 metrics = Metrics()

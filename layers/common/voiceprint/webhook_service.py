@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,10 +17,12 @@ from voiceprint import webhook_signature
 from voiceprint.job_state import VENDOR_STATUSES, Outcome, Status, needs_output_fetch, outcome_from_job
 from voiceprint.job_store import ApplyResult, JobStore
 from voiceprint.object_ref import keys_from_token
-from voiceprint.pyannote_client import JobNotFound, PyannoteClient, PyannoteError
 from voiceprint.result_store import ResultStore
 from voiceprint.secret_source import SecretSource
 from voiceprint.settings import Settings
+
+if TYPE_CHECKING:
+    from voiceprint.pyannote_client import PyannoteClient
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -114,6 +116,9 @@ class WebhookService:
             return WebhookResponse(202, {"result": ApplyResult.UNKNOWN.value})
 
         if needs_output_fetch(vendor_status, output):
+            # Imported here: most webhooks carry their output, and the client's module is not needed for them.
+            from voiceprint.pyannote_client import JobNotFound, PyannoteError
+
             try:
                 job = self._client().get_job(job_id)
             except JobNotFound:

@@ -13,7 +13,6 @@ import boto3
 from botocore.config import Config
 
 from voiceprint.job_store import JobStore
-from voiceprint.pyannote_client import PyannoteClient
 from voiceprint.result_store import ResultStore
 from voiceprint.secret_source import SecretSource
 from voiceprint.settings import Settings
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
+
+    from voiceprint.pyannote_client import PyannoteClient
 
 # Short timeouts and standard retries (with jitter) for AWS calls: a Lambda has no time for the defaults.
 AWS_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 4})
@@ -62,6 +63,9 @@ def job_store(settings: Settings) -> JobStore:
 def pyannote_client(
     settings: Settings, secrets: SecretsManagerClient, *, timeout_seconds: float | None = None
 ) -> PyannoteClient:
+    # Imported here: the webhook, events and read functions start without it (most webhooks never call the API).
+    from voiceprint.pyannote_client import PyannoteClient
+
     api_key = secret(settings.api_key_secret_id, settings, secrets)
     return PyannoteClient(
         settings.api_base_url, api_key.current, timeout_seconds=timeout_seconds or settings.http_timeout_seconds
