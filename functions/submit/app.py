@@ -20,12 +20,13 @@ metrics = Metrics()
 settings = get_settings()
 sqs = wiring.sqs()
 queue = QueueActions(sqs, settings.dead_letter_queue_url)
+s3 = wiring.s3()
 service = SubmitService(
     settings=settings,
     store=wiring.job_store(settings),
-    s3=wiring.s3(),
+    s3=s3,
     client=wiring.pyannote_client(settings, wiring.secretsmanager()),
-    results=wiring.result_store(settings),
+    results=wiring.result_store(settings, s3),
 )
 
 

@@ -22,6 +22,18 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
+def _canonical_query(params: list[tuple[str, str]]) -> str:
+    return "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params))
+
+
+def _signature(secret_key: str, amz_date: str, scope: str, canonical_request: str) -> str:
+    """SigV4's string to sign over a canonical request, signed with the key derived for `scope`."""
+    date, region, service, _ = scope.split("/")
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()])
+    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), date), region), service), "aws4_request")
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
 def verify_presigned_get(url: str, *, secret_key: str, now: float) -> None:
     """Raise PresignError unless `url` is a valid, unexpired SigV4 presigned GET signed with `secret_key`."""
     parts = urlsplit(url)
@@ -49,23 +61,17 @@ def verify_presigned_get(url: str, *, secret_key: str, now: float) -> None:
         raise PresignError("malformed credential scope")
     if signed_headers != "host":
         raise PresignError("unexpected signed headers")
-    canonical_query = "&".join(
-        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params) if k != "X-Amz-Signature"
-    )
     canonical_request = "\n".join(
         [
             "GET",
             quote(parts.path or "/", safe="/-_.~%"),
-            canonical_query,
+            _canonical_query([(k, v) for k, v in params if k != "X-Amz-Signature"]),
             f"host:{parts.netloc}\n",
             "host",
             "UNSIGNED-PAYLOAD",
         ]
     )
-    scope = f"{date}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()])
-    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), date), region), service), "aws4_request")
-    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    expected = _signature(secret_key, amz_date, f"{date}/{region}/{service}/aws4_request", canonical_request)
     if not hmac.compare_digest(expected, signature):
         raise PresignError("signature does not match")
 
@@ -108,21 +114,18 @@ def verify_signed_request(
         raise AuthError("signed headers missing")
     parts = urlsplit(raw_path)
     params = parse_qsl(parts.query, keep_blank_values=True)
-    canonical_query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params))
     canonical_headers = "".join(f"{n}:{' '.join(headers[n].split())}\n" for n in names)
     canonical_request = "\n".join(
         [
             method,
             quote(parts.path or "/", safe="/-_.~"),
-            canonical_query,
+            _canonical_query(params),
             canonical_headers,
             match["signed"],
             hashlib.sha256(body).hexdigest(),
         ]
     )
-    scope = f"{date}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()])
-    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), date), region), service), "aws4_request")
-    if not hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), match["signature"]):
+    expected = _signature(secret_key, amz_date, f"{date}/{region}/{service}/aws4_request", canonical_request)
+    if not hmac.compare_digest(expected, match["signature"]):
         raise AuthError("signature does not match")
     return access_key

@@ -37,15 +37,21 @@ def client(emu: Emulator) -> PyannoteClient:
     return PyannoteClient(emu.url, lambda: KEY, timeout_seconds=2)
 
 
-def test_submit_body_validates_against_the_spec(emu: Emulator, client: PyannoteClient) -> None:
-    captured: list[dict] = []
+@pytest.fixture
+def captured(emu: Emulator) -> list[dict]:
+    """The JSON bodies the emulator receives, in order."""
+    bodies: list[dict] = []
     original = emu.handle
 
     def spy(method, path, headers, body):
-        captured.append(json.loads(body))
+        bodies.append(json.loads(body))
         return original(method, path, headers, body)
 
     emu.handle = spy  # type: ignore[method-assign]
+    return bodies
+
+
+def test_submit_body_validates_against_the_spec(emu: Emulator, client: PyannoteClient, captured: list[dict]) -> None:
     job = client.submit_voiceprint(
         "https://bucket.s3.amazonaws.com/a.wav?X-Amz-Signature=x", webhook="https://h/w?ref=1", model="precision-2"
     )
@@ -61,15 +67,7 @@ def test_submit_body_validates_against_the_spec(emu: Emulator, client: PyannoteC
     assert emu.jobs[job.job_id].kind == "voiceprint"
 
 
-def test_identify_body_validates_against_the_spec(emu: Emulator, client: PyannoteClient) -> None:
-    captured: list[dict] = []
-    original = emu.handle
-
-    def spy(method, path, headers, body):
-        captured.append(json.loads(body))
-        return original(method, path, headers, body)
-
-    emu.handle = spy  # type: ignore[method-assign]
+def test_identify_body_validates_against_the_spec(emu: Emulator, client: PyannoteClient, captured: list[dict]) -> None:
     prints = [{"label": "Alice", "voiceprint": "v1"}, {"label": "Bob Smith", "voiceprint": "v2"}]
     job = client.submit_identify(
         "https://b/x.wav",

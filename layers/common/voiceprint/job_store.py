@@ -415,25 +415,18 @@ class JobStore:
 
     def voiceprints_in_group(self, group: str) -> list[dict[str, Any]]:
         """Every stored voiceprint of a group (label, voiceprint, completedAt, object), all pages, by label."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI_BY_GROUP,
-            "KeyConditionExpression": "voiceprintGroup = :g",
-            "ExpressionAttributeValues": _to_ddb({":g": group_key(group)}),
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            resp = self._ddb.query(**kwargs)
-            items += [_from_ddb(i) for i in resp.get("Items", [])]
-            if "LastEvaluatedKey" not in resp:
-                return items
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        items, start = self.voiceprints_page(group, label=None, limit=None, start=None)
+        while start:
+            page, start = self.voiceprints_page(group, label=None, limit=None, start=start)
+            items += page
+        return items
 
     def voiceprints_page(
-        self, group: str | None, *, label: str | None, limit: int, start: Mapping[str, Any] | None
+        self, group: str | None, *, label: str | None, limit: int | None, start: Mapping[str, Any] | None
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of voiceprints, with the key to continue from: a group's by label (of one label, if given), or
-        with `group` None, one label's across every group."""
+        """One page of voiceprints (at most `limit`, else what DynamoDB returns in one answer), with the key to
+        continue from: a group's by label (of one label, if given), or with `group` None, one label's across every
+        group."""
         if group is None:
             if label is None:
                 raise ValueError("a group, a label, or both")
@@ -447,8 +440,9 @@ class JobStore:
             "IndexName": index,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": _to_ddb(values),
-            "Limit": limit,
         }
+        if limit is not None:
+            kwargs["Limit"] = limit
         if start:
             kwargs["ExclusiveStartKey"] = start
         resp = self._ddb.query(**kwargs)

@@ -84,5 +84,7 @@ def lazy_s3() -> Callable[[], S3Client]:
     return client
 
 
-def result_store(settings: Settings) -> ResultStore:
-    return ResultStore(lazy_s3(), settings.results_bucket, inline_max_bytes=settings.inline_result_max_bytes)
+def result_store(settings: Settings, s3_client: S3Client | None = None) -> ResultStore:
+    """With the caller's S3 client if it has one already (the submit function), else one made on first use."""
+    client = (lambda: s3_client) if s3_client is not None else lazy_s3()
+    return ResultStore(client, settings.results_bucket, inline_max_bytes=settings.inline_result_max_bytes)
