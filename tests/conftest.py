@@ -34,6 +34,7 @@ EVENTS = ROOT / "events"
 REGION: Final = "eu-west-1"
 API_KEY = "test-api-key-7f3a9c1e5b"
 WEBHOOK_SECRET = "whsec_test_current_9d2b7e"
+REF_KEY = "refkey_test_5c1e8a0f3b9d2e7a"
 BUCKET = "voiceprint-input-test"
 RESULTS_BUCKET = "voiceprint-results-test"
 WEBHOOK_URL = "https://hooks.example.test/webhooks/pyannote"
@@ -56,6 +57,7 @@ class Aws:
     dlq_url: str
     api_key_secret: str
     webhook_secret: str
+    ref_key_secret: str
 
     def put(self, key: str, data: bytes) -> tuple[str, int]:
         resp = self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
@@ -105,6 +107,7 @@ def aws(aws_credentials: None) -> Iterator[Aws]:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sm.create_secret(Name="pyannote/api-key", SecretString=API_KEY)
         sm.create_secret(Name="pyannote/webhook-secret", SecretString=WEBHOOK_SECRET)
+        sm.create_secret(Name="voiceprint/webhook-ref-key", SecretString=REF_KEY)
         yield Aws(
             s3,
             ddb,
@@ -117,6 +120,7 @@ def aws(aws_credentials: None) -> Iterator[Aws]:
             dlq_url,
             "pyannote/api-key",
             "pyannote/webhook-secret",
+            "voiceprint/webhook-ref-key",
         )
 
 
@@ -138,6 +142,8 @@ def function_env(aws: Aws, api_url: str, function: str, **overrides: str) -> dic
         "PyannoteApiUrl": api_url,
         "DeadLetterQueue": aws.dlq_url,
         "ResultsBucket": RESULTS_BUCKET,
+        "InputBucket": aws.bucket,
+        "WebhookRefKeySecret": aws.ref_key_secret,
     }
     # These tests name objects without a folder ("ok.wav"): with no voiceprint prefix, every key outside the
     # identify prefix is a voiceprint sample. The prefixes themselves are tested with their defaults.

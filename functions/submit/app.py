@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voiceprint import wiring
+from voiceprint.object_source import ObjectSource
 from voiceprint.queue_actions import QueueActions
 from voiceprint.settings import get_settings
 from voiceprint.sqs_batch import BatchResponse, process_partial_response
@@ -17,15 +18,17 @@ from voiceprint.submit_service import DeadLetter, RetryLater, SubmitService, par
 logger = Logger()
 metrics = Metrics()
 
-settings = get_settings()
+settings = get_settings().require("table_name", "api_key_secret_id", "ref_key_secret_id", "input_bucket")
 sqs = wiring.sqs()
 queue = QueueActions(sqs, settings.dead_letter_queue_url)
 s3 = wiring.s3()
+secrets = wiring.secretsmanager()
 service = SubmitService(
     settings=settings,
     store=wiring.job_store(settings),
-    s3=s3,
-    client=wiring.pyannote_client(settings, wiring.secretsmanager()),
+    objects=ObjectSource(s3),
+    client=wiring.pyannote_client(settings, secrets),
+    ref_key=wiring.secret(settings.ref_key_secret_id, settings, secrets).current,
     results=wiring.result_store(settings, s3),
 )
 
@@ -45,4 +48,4 @@ def record_handler(record: Mapping[str, Any]) -> list[str]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
-    return process_partial_response(event, record_handler)
+    return process_partial_response(event, record_handler, expected=(RetryLater, DeadLetter))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 logger = Logger()
 metrics = Metrics()
 
-settings = get_settings()
+settings = get_settings().require("table_name", "webhook_secret_id", "ref_key_secret_id")
 secrets = wiring.secretsmanager()
 
 
@@ -33,6 +33,7 @@ service = WebhookService(
     settings=settings,
     store=wiring.job_store(settings),
     secrets=wiring.secret(settings.webhook_secret_id, settings, secrets),
+    ref_keys=wiring.secret(settings.ref_key_secret_id, settings, secrets),
     client=_client,
     results=wiring.result_store(settings),
 )

@@ -119,6 +119,7 @@ def _secrets(stack: LocalStack) -> dict[str, str]:
     return {
         "api key": stack.api_key,
         "webhook secret": stack.webhook_secret,
+        "webhook ref key": stack.ref_key,
         "presigned URL signatures": "X-Amz-Signature=",
     }
 

@@ -72,8 +72,9 @@ class Faults:
     dynamodb_throttle_rate: float = 0.0  # the handlers' DynamoDB calls answered ProvisionedThroughputExceeded
 
 
-class SimulatedCrash(Exception):
-    """An injected crash of an invocation (timeout, out of memory)."""
+class SimulatedCrash(BaseException):
+    """An injected crash of an invocation (timeout, out of memory): a BaseException, so that no `except Exception`
+    in the handlers runs, as none would in a process that dies."""
 
 
 @dataclass
@@ -98,6 +99,7 @@ class LocalStack:
         self.options = options or StackOptions()
         self.api_key = "local-" + secrets.token_hex(16)
         self.webhook_secret = "whsec_" + secrets.token_hex(24)
+        self.ref_key = secrets.token_hex(32)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._saved_env: dict[str, str | None] = {}
@@ -278,6 +280,7 @@ class LocalStack:
         )
         sm.create_secret(Name="voiceprint/pyannote-api-key", SecretString=self.api_key)
         sm.create_secret(Name="voiceprint/pyannote-webhook-secret", SecretString=self.webhook_secret)
+        sm.create_secret(Name="voiceprint/webhook-ref-key", SecretString=self.ref_key)
 
     def _notifications(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """The template's S3 -> SQS notifications: one per prefix (voiceprints, identification)."""
@@ -307,6 +310,7 @@ class LocalStack:
             "DeadLetterQueue": self.dlq_url,
             "ResultsBucket": RESULTS_BUCKET,
             "InputBucket": BUCKET,
+            "WebhookRefKeySecret": "voiceprint/webhook-ref-key",
         }
         env: dict[str, str] = {}
         for logical_id in FUNCTIONS.values():
@@ -443,6 +447,8 @@ class LocalStack:
                 try:
                     result = submit(event, LocalLambdaContext(function_name="submit"))
                     failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                except SimulatedCrash:  # an injected crash: the whole batch comes back, as after a timeout
+                    failed = {m["MessageId"] for m in messages}
                 except Exception as exc:  # noqa: BLE001 - a crashed invocation: every message comes back
                     self.errors.append(f"submit crashed: {type(exc).__name__}: {exc}")
                     failed = {m["MessageId"] for m in messages}

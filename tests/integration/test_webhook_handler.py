@@ -11,7 +11,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import WEBHOOK_SECRET, Aws, context, load_event, s3_sqs_event
+from tests.conftest import REF_KEY, WEBHOOK_SECRET, Aws, context, load_event, s3_sqs_event
+from voiceprint import webhook_ref
 from voiceprint.object_ref import ObjectRef
 from voiceprint.webhook_signature import sign
 from voiceprint_local.audio_samples import wav_bytes
@@ -31,8 +32,10 @@ def webhook_event(
     base64_body: bool = False,
     body: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    sig: str | None = None,
 ) -> dict[str, Any]:
-    """An events/ sample re-addressed to this job and record, and signed now (or at `ts`)."""
+    """An events/ sample re-addressed to this job and record (its ref bound with the stack's key unless `sig` is
+    given), and signed now (or at `ts`)."""
     event = copy.deepcopy(load_event(sample))
     payload = body if body is not None else {**json.loads(event["body"]), "jobId": job_id}
     raw = json.dumps(payload, separators=(",", ":")).encode()
@@ -45,8 +48,9 @@ def webhook_event(
         event.pop("queryStringParameters", None)
         event["rawQueryString"] = ""
     else:
-        event["queryStringParameters"] = {"ref": ref}
-        event["rawQueryString"] = f"ref={quote(ref, safe='')}"
+        sig = webhook_ref.mac(REF_KEY, ref) if sig is None else sig
+        event["queryStringParameters"] = {"ref": ref, "sig": sig}
+        event["rawQueryString"] = f"ref={quote(ref, safe='')}&sig={quote(sig, safe='')}"
     return event
 
 

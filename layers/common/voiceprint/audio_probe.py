@@ -20,7 +20,16 @@ class ReadBudgetExceeded(Exception):
 
 
 class RangedReader(io.RawIOBase):
-    def __init__(self, fetch: RangeFetcher, size: int, *, block_size: int = 64 * 1024, max_bytes: int = 1024 * 1024):
+    def __init__(
+        self,
+        fetch: RangeFetcher,
+        size: int,
+        *,
+        block_size: int = 64 * 1024,
+        max_bytes: int = 1024 * 1024,
+        first_block: bytes | None = None,
+    ):
+        """`first_block`: block 0, when the caller has already read it (it counts against `max_bytes`)."""
         super().__init__()
         self._fetch = fetch
         self._size = size
@@ -31,6 +40,9 @@ class RangedReader(io.RawIOBase):
         self.bytes_fetched = 0
         self.requests = 0
         self.fetch_error: Exception | None = None  # a storage error is not a verdict on the audio
+        if first_block is not None:
+            self._blocks[0] = first_block
+            self.bytes_fetched = len(first_block)
 
     def readable(self) -> bool:
         return True
@@ -87,6 +99,58 @@ class RangedReader(io.RawIOBase):
 class AudioInfo:
     format: str
     duration_seconds: float
+    # Bytes per second of audio: exact for uncompressed PCM (WAV, AIFF), else an upper bound for the codec.
+    bytes_per_second: float = 0.0
+    exact: bool = False
+
+
+# Above these, a file holds more audio than its header says (bits per second; lossless formats: 24-bit PCM).
+_LOSSY_MAX_BITRATE = {"MP3": 320_000, "OggVorbis": 512_000, "OggOpus": 512_000}
+# Room for what is not audio: headers, tags, cover art, trailing chunks.
+_SLACK_BYTES = 64 * 1024
+_SLACK_RATIO = 0.02
+_TAG_SLACK_BYTES = 1024 * 1024
+
+
+def size_problem(info: AudioInfo, size: int) -> str | None:
+    """Why the object's size contradicts its header's duration (a header that lies about how long the audio is),
+    or None. PCM is checked both ways (data bytes / byte rate); compressed audio against its codec's maximum."""
+    if info.bytes_per_second <= 0:
+        return None
+    declared = info.duration_seconds * info.bytes_per_second
+    if info.exact:
+        slack = _SLACK_BYTES + _SLACK_RATIO * declared
+        if size > declared + slack or declared > size + slack:
+            actual = max(0.0, size - _SLACK_BYTES) / info.bytes_per_second
+            return (
+                f"the header says {info.duration_seconds:.1f} s of audio, but the object's {size} bytes hold about "
+                f"{actual:.1f} s at its byte rate"
+            )
+        return None
+    ceiling = declared * (1 + _SLACK_RATIO) + _TAG_SLACK_BYTES
+    if size > ceiling:
+        return (
+            f"the header says {info.duration_seconds:.1f} s of audio, too short for {size} bytes of "
+            f"{info.format} at its maximum bit rate"
+        )
+    return None
+
+
+def _rates(parsed: object, length: float) -> tuple[float, bool]:
+    info = getattr(parsed, "info", None)
+    fmt = type(parsed).__name__
+    channels = int(getattr(info, "channels", 0) or 0)
+    rate = int(getattr(info, "sample_rate", 0) or 0)
+    if fmt in ("WAVE", "AIFF"):
+        bits = int(getattr(info, "bits_per_sample", 0) or getattr(info, "sample_size", 0) or 0)
+        pcm = getattr(info, "audio_format", 1) in (1, 3, 0xFFFE)  # integer, float, extensible PCM
+        if pcm and bits and channels and rate:
+            return channels * rate * bits / 8, True
+    if fmt in _LOSSY_MAX_BITRATE:
+        return _LOSSY_MAX_BITRATE[fmt] / 8, False
+    if channels and rate:
+        return channels * rate * 3 * 1.1, False  # lossless codecs stay under 24-bit PCM (plus framing)
+    return 0.0, False
 
 
 class NotAudio(Exception):
@@ -127,4 +191,10 @@ def probe(reader: RangedReader) -> AudioInfo:
     length = getattr(parsed.info, "length", None)
     if not isinstance(length, (int, float)) or length <= 0:
         raise NotAudio(f"{type(parsed).__name__} file with no measurable duration")
-    return AudioInfo(format=type(parsed).__name__, duration_seconds=float(length))
+    bytes_per_second, exact = _rates(parsed, float(length))
+    return AudioInfo(
+        format=type(parsed).__name__,
+        duration_seconds=float(length),
+        bytes_per_second=bytes_per_second,
+        exact=exact,
+    )

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from voiceprint.redaction import redact
+
 
 class Kind(StrEnum):
     """What an uploaded object is for, decided by its key prefix."""
@@ -50,6 +52,8 @@ class FailureCode(StrEnum):
     INVALID_LABEL = "invalid_label"
     NO_VOICEPRINTS = "no_voiceprints"
     TOO_MANY_VOICEPRINTS = "too_many_voiceprints"
+    INVALID_KEY = "invalid_key"  # '.', '..' or empty path segments: no URL can name the object as it is
+    HEADER_MISMATCH = "header_mismatch"  # the header's duration contradicts the object's size
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ def outcome_from_job(vendor_status: str, output: Mapping[str, Any] | None) -> Ou
     if vendor_status not in VENDOR_STATUSES:
         raise ValueError(f"unknown job status {vendor_status!r}")
     output = output or {}
-    warning = output.get("warning") if isinstance(output.get("warning"), str) else None
+    warning = redact(output["warning"]) if isinstance(output.get("warning"), str) else None
     if vendor_status == "succeeded":
         voiceprint = output.get("voiceprint")
         if isinstance(voiceprint, str) and voiceprint:
@@ -165,7 +169,7 @@ def outcome_from_job(vendor_status: str, output: Mapping[str, Any] | None) -> Ou
         )
     if vendor_status == "failed":
         error = output.get("error")
-        reason = f"pyannoteAI job failed: {error}" if error else "pyannoteAI job failed (no error given)"
+        reason = f"pyannoteAI job failed: {redact(str(error))}" if error else "pyannoteAI job failed (no error given)"
         return Outcome(
             vendor_status, Status.FAILED, failure_code=FailureCode.JOB_FAILED, reason=reason, warning=warning
         )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from voiceprint.aws_errors import is_conditional_failure
 from voiceprint.job_state import TERMINAL, FailureCode, Kind, Outcome, Status
 from voiceprint.object_ref import ObjectRef, key_hash
 
@@ -30,6 +31,7 @@ _ser = TypeSerializer()
 _de = TypeDeserializer()
 
 PENDING_SHARD = "PENDING"
+EARLY_BOUND = "boundRef"  # marks an early result that arrived through a ref bound to this record
 GSI_BY_JOB = "byJobId"
 GSI_BY_PENDING = "byPending"
 GSI_BY_GROUP = "byGroup"
@@ -50,8 +52,7 @@ def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _is_conditional_failure(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+    return is_conditional_failure(exc)
 
 
 class ApplyResult(StrEnum):
@@ -209,7 +210,12 @@ class JobStore:
             attempt=int(item.get("attempts", 1)),
             failures=int(item.get("failures", 0)),
             throttles=int(item.get("throttles", 0)),
-            early={job_id: Outcome.from_item(o) for job_id, o in (item.get("early") or {}).items()},
+            # Only results that came through a webhook URL bound to this record (webhook_ref) may be adopted.
+            early={
+                job_id: Outcome.from_item(o)
+                for job_id, o in (item.get("early") or {}).items()
+                if isinstance(o, Mapping) and o.get(EARLY_BOUND) is True
+            },
         )
 
     def _release(
@@ -310,8 +316,11 @@ class JobStore:
         return Outcome.from_item(early) if early else None
 
     # -- result side ---------------------------------------------------------------------------------------
-    def apply_outcome(self, keys: Mapping[str, str], job_id: str, outcome: Outcome, *, now: float) -> ApplyResult:
-        """Move the record of `job_id` to `outcome`; terminal records never change again."""
+    def apply_outcome(
+        self, keys: Mapping[str, str], job_id: str, outcome: Outcome, *, now: float, allow_early: bool = False
+    ) -> ApplyResult:
+        """Move the record of `job_id` to `outcome`; terminal records never change again. With `allow_early` (the
+        webhook's ref was bound to this record), a result for a record without a jobId yet is kept on it."""
         terminal_values = {f":t{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
         not_terminal = f"NOT (#st IN ({', '.join(terminal_values)}))"
         if outcome.terminal:
@@ -362,7 +371,7 @@ class JobStore:
         except Exception as exc:
             if not _is_conditional_failure(exc):
                 raise
-        if outcome.terminal:
+        if outcome.terminal and allow_early:
             # The webhook beat the submit handler's write of the jobId: keep the result on the record.
             try:
                 self._ddb.update_item(
@@ -371,7 +380,9 @@ class JobStore:
                     UpdateExpression="SET early.#jid = if_not_exists(early.#jid, :o), updatedAt = :now",
                     ConditionExpression="attribute_exists(early) AND attribute_not_exists(jobId)",
                     ExpressionAttributeNames={"#jid": job_id},
-                    ExpressionAttributeValues=_to_ddb({":o": outcome.to_item(), ":now": int(now)}),
+                    ExpressionAttributeValues=_to_ddb(
+                        {":o": {**outcome.to_item(), EARLY_BOUND: True}, ":now": int(now)}
+                    ),
                 )
                 return ApplyResult.EARLY
             except Exception as exc:

@@ -49,6 +49,19 @@ class ObjectRef:
             etag=etag,
         )
 
+    @classmethod
+    def identified(cls, bucket: str, key: str, *, version_id: str | None, etag: str | None, size: int) -> ObjectRef:
+        """The object as S3 answered for it: its versionId (the bucket is versioned), else its ETag. Never what
+        a queue message claims: a forged message cannot make an unchanged object look new."""
+        return cls(
+            bucket=bucket,
+            key=key,
+            size=size,
+            version=version_id or f"etag:{etag}",
+            version_id=version_id,
+            etag=etag,
+        )
+
     @property
     def keys(self) -> dict[str, str]:
         return record_keys(self.bucket, self.key, self.version)

@@ -17,6 +17,8 @@ from urllib.parse import quote
 import urllib3
 from urllib3.util.retry import Retry
 
+from voiceprint.redaction import redact
+
 
 class PyannoteError(Exception):
     """Base class. Messages carry the API's own text, never the key."""
@@ -77,8 +79,9 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _message(payload: Any, fallback: str) -> str:
+    """The API's own message, with URLs' query strings (our presigned URL) and X-Amz-* parameters removed."""
     if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-        return str(payload["message"])[:500]
+        return redact(str(payload["message"]), 500)
     return fallback
 
 

@@ -7,13 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-# Limits of the pyannoteAI voiceprint endpoint (API_NOTES.md); they are the vendor's, not ours to tune.
-MAX_AUDIO_SECONDS = 30.0
-MAX_AUDIO_BYTES = 100 * 1024 * 1024
-# ... and of the identify endpoint.
-MAX_IDENTIFY_SECONDS = 24 * 3600.0
-MAX_IDENTIFY_BYTES = 1024 * 1024 * 1024
-
 
 class SettingsError(ValueError):
     """A required environment variable is missing or malformed."""
@@ -52,6 +45,7 @@ class Settings:
     api_base_url: str
     api_key_secret_id: str
     webhook_secret_id: str
+    ref_key_secret_id: str
     webhook_url: str
     model: str
     presign_expiry_seconds: int
@@ -79,6 +73,14 @@ class Settings:
     lost_after_seconds: int
     reconcile_max_polls: int
     secret_cache_seconds: int
+    secret_refresh_seconds: int
+
+    def require(self, *fields: str) -> Settings:
+        """Fail at cold start, not on the first request, when a function's required settings are empty."""
+        missing = [name for name in fields if not getattr(self, name)]
+        if missing:
+            raise SettingsError(f"required settings are not configured: {', '.join(sorted(missing))}")
+        return self
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +90,7 @@ class Settings:
             api_base_url=env.get("PYANNOTE_API_URL", "https://api.pyannote.ai").rstrip("/"),
             api_key_secret_id=env.get("API_KEY_SECRET_ID", ""),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", ""),
+            ref_key_secret_id=env.get("REF_KEY_SECRET_ID", ""),
             webhook_url=env.get("WEBHOOK_URL", ""),
             model=env.get("PYANNOTE_MODEL", "precision-2"),
             # SigV4 allows 7 days; we keep URLs short-lived because they are bearer credentials.
@@ -125,6 +128,9 @@ class Settings:
             lost_after_seconds=_int(env, "LOST_AFTER_SECONDS", 25 * 3600, 3600, 7 * 86400),
             reconcile_max_polls=_int(env, "RECONCILE_MAX_POLLS", 100, 1, 300),
             secret_cache_seconds=_int(env, "SECRET_CACHE_SECONDS", 300, 0, 86400),
+            # A webhook whose signature does not match may read the current secret again (a rotation), at most
+            # once per this many seconds per container: forged requests cannot force paid reads.
+            secret_refresh_seconds=_int(env, "SECRET_REFRESH_SECONDS", 60, 1, 3600),
         )
 
 

@@ -12,13 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voiceprint.job_state import Kind
-
-# pyannoteAI's label rules (openapi.json Voiceprint.label, API_NOTES.md): at most 100 characters, never starting
-# with "SPEAKER_" (the spec's pattern says lowercase "speaker_", its prose uppercase: both are refused).
-MAX_LABEL_LENGTH = 100
-RESERVED_LABEL_PREFIX = "speaker_"
-# Voiceprints one identification may compare against (IdentifyRequest.voiceprints: 1 to 50).
-MAX_IDENTIFY_VOICEPRINTS = 50
+from voiceprint.vendor_limits import MAX_LABEL_LENGTH, RESERVED_LABEL_PREFIX
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,14 @@ Standard queues only (a FIFO queue would need the rest of the batch failed after
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
-logger = logging.getLogger(__name__)
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+logger = Logger(child=True)
+metrics = Metrics()
 
 
 class ItemFailure(TypedDict):
@@ -23,13 +26,26 @@ class BatchResponse(TypedDict):
     batchItemFailures: list[ItemFailure]
 
 
-def process_partial_response(event: Mapping[str, Any], handle: Callable[[Mapping[str, Any]], object]) -> BatchResponse:
+def process_partial_response(
+    event: Mapping[str, Any],
+    handle: Callable[[Mapping[str, Any]], object],
+    *,
+    expected: tuple[type[Exception], ...] = (),
+) -> BatchResponse:
+    """`expected`: the exceptions that are how a record asks to come back later (already logged by whoever raised
+    them); any other is a bug or a poison message, logged at ERROR with its type and counted."""
     failures: list[ItemFailure] = []
     for record in event.get("Records", []):
         try:
             handle(record)
+        except expected:
+            failures.append({"itemIdentifier": str(record["messageId"])})
         except Exception as exc:  # noqa: BLE001 - any failure of one record is that record's, reported to SQS
-            # The type only: messages may quote object keys, and the handler has already logged the cause.
-            logger.debug("record %s failed: %s", record.get("messageId"), type(exc).__name__)
+            # The type only: messages may quote object keys.
+            logger.error(
+                "record failed unexpectedly",
+                extra={"message_id": str(record.get("messageId")), "error_type": type(exc).__name__},
+            )
+            metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=1)
             failures.append({"itemIdentifier": str(record["messageId"])})
     return {"batchItemFailures": failures}

@@ -1,25 +1,24 @@
-"""Submission of uploaded objects to pyannoteAI: S3 event (via SQS) -> checks -> presign -> POST /v1/voiceprint
-(objects under the voiceprint prefix) or POST /v1/identify (under the identify prefix, against the voiceprints of
-the same group)."""
+"""Submission of uploaded objects to pyannoteAI: S3 notification (via SQS) -> what S3 says the object is ->
+claim -> checks -> presign -> POST /v1/voiceprint (voiceprint prefix) or POST /v1/identify (identify prefix,
+against the voiceprints of the same group). Removal notifications take the records of deleted objects with them.
+"""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import quote
+from typing import Any, NoReturn
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from voiceprint import backoff, source_key
-from voiceprint.audio_probe import NotAudio, RangedReader, probe
+from voiceprint import backoff, identify_candidates, s3_notifications, source_key, submission_checks, webhook_ref
+from voiceprint.audio_probe import RangedReader
 from voiceprint.job_state import FailureCode, Kind
 from voiceprint.job_store import Claim, ClaimHeld, JobStore, LostClaim
 from voiceprint.object_ref import ObjectRef, record_keys
+from voiceprint.object_source import FIRST_BLOCK_BYTES, ObjectGone, ObjectRead, ObjectSource
 from voiceprint.pyannote_client import (
     AccountError,
     JobCreated,
@@ -28,18 +27,12 @@ from voiceprint.pyannote_client import (
     RequestRejected,
     TransientError,
 )
+from voiceprint.redaction import redact
 from voiceprint.result_store import ResultStore
-from voiceprint.settings import (
-    MAX_AUDIO_BYTES,
-    MAX_AUDIO_SECONDS,
-    MAX_IDENTIFY_BYTES,
-    MAX_IDENTIFY_SECONDS,
-    Settings,
-)
+from voiceprint.s3_notifications import MalformedMessage, Notification
+from voiceprint.settings import Settings
 from voiceprint.source_key import SourceKey
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+from voiceprint.submission_checks import Refusal
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -54,21 +47,11 @@ class RetryLater(Exception):
 
 
 class DeadLetter(Exception):
-    """Out of attempts: the message belongs in the dead-letter queue, with this reason."""
+    """Out of attempts, or a message no retry can help: it belongs in the dead-letter queue, with this reason."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class ObjectGone(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Refusal(Exception):
-    code: FailureCode
-    reason: str
 
 
 class SubmitService:
@@ -77,17 +60,19 @@ class SubmitService:
         *,
         settings: Settings,
         store: JobStore,
-        s3: S3Client,
+        objects: ObjectSource,
         client: PyannoteClient,
         results: ResultStore,
+        ref_key: Callable[[], str],
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self._settings = settings
         self._store = store
-        self._s3 = s3
+        self._objects = objects
         self._client = client
         self._results = results
+        self._ref_key = ref_key  # binds webhook URLs to their records (webhook_ref)
         self._clock = clock
         self._rand = rand
         # After a 429 this container stops calling the API until the window has passed (the rest of a batch is
@@ -99,25 +84,34 @@ class SubmitService:
         """Process one SQS message (an S3 notification). Returns one outcome label per S3 record.
 
         Raises RetryLater if any record must be retried (the records already done are no-ops on redelivery), else
-        DeadLetter if any record is out of attempts.
+        DeadLetter if any record is out of attempts or the message is not an S3 notification at all.
         """
-        event = json.loads(body)
-        if event.get("Event") == "s3:TestEvent":  # sent once when the notification is configured
+        try:
+            notifications = s3_notifications.parse(body)
+        except MalformedMessage as exc:
+            logger.error("malformed queue message: dead-lettered", extra={"reason": str(exc)})
+            metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+            raise DeadLetter(f"malformed_message: {exc}") from None
+        if notifications is None:
             return ["test_event"]
         outcomes: list[str] = []
         retry: RetryLater | None = None
         dead: DeadLetter | None = None
-        for record in event.get("Records", []):
-            event_name = str(record.get("eventName", ""))
-            if event_name.startswith("ObjectRemoved"):
-                outcomes.append(self.forget_object(ObjectRef.from_s3_record(record), event_name))
+        for note in notifications:
+            if note.bucket != self._settings.input_bucket:
+                # Only the input bucket notifies this queue; anything else is forged or misrouted.
+                logger.warning("notification for another bucket ignored", extra={"bucket": note.bucket[:63]})
+                metrics.add_metric(name="ForeignBucketNotifications", unit=MetricUnit.Count, value=1)
+                outcomes.append("foreign_bucket")
                 continue
-            if not event_name.startswith("ObjectCreated"):
+            if note.removed:
+                outcomes.append(self.forget_object(note))
+                continue
+            if not note.created:
                 outcomes.append("ignored_event")
                 continue
-            ref = ObjectRef.from_s3_record(record)
             try:
-                outcomes.append(self.submit_object(ref, receive_count))
+                outcomes.append(self.submit_object(note, receive_count))
             except RetryLater as exc:
                 outcomes.append("retry")
                 if retry is None or exc.delay_seconds > retry.delay_seconds:
@@ -131,17 +125,23 @@ class SubmitService:
             raise dead
         return outcomes
 
-    def forget_object(self, ref: ObjectRef, event_name: str) -> str:
+    def forget_object(self, note: Notification) -> str:
         """The source is gone, so its voiceprint (biometric data) or identification goes too. A deleted version
         takes its own record; a delete marker (a plain delete on the versioned bucket) takes every record of the
-        key, since the object is gone for its owner even while old versions wait for their lifecycle expiry."""
-        if self._source(ref.key) is None:
+        key, since the object is gone for its owner even while old versions wait for their lifecycle expiry.
+        Nothing goes unless S3 confirms it: a forged or stale removal changes nothing."""
+        if self._source(note.key) is None:
             return "filtered"
-        logger.append_keys(object_key=ref.key, bucket=ref.bucket)
-        if event_name == "ObjectRemoved:Delete" and ref.version_id:
-            records = [record_keys(ref.bucket, ref.key, ref.version_id)]
+        logger.append_keys(object_key=note.key, bucket=note.bucket)
+        version_delete = note.event_name == "ObjectRemoved:Delete" and note.version_id is not None
+        if self._objects.exists(note.bucket, note.key, note.version_id if version_delete else None):
+            logger.warning("removal notification for an object that still exists; nothing deleted")
+            metrics.add_metric(name="RemovalsNotConfirmed", unit=MetricUnit.Count, value=1)
+            return "not_deleted"
+        if version_delete and note.version_id is not None:
+            records = [record_keys(note.bucket, note.key, note.version_id)]
         else:
-            records = [{"pk": r["pk"], "sk": r["sk"]} for r in self._store.list_object_versions(ref.bucket, ref.key)]
+            records = [{"pk": r["pk"], "sk": r["sk"]} for r in self._store.list_object_versions(note.bucket, note.key)]
         deleted = 0
         for keys in records:
             old = self._store.delete(keys)
@@ -150,7 +150,7 @@ class SubmitService:
             deleted += 1
             if old.get("resultLocation"):
                 self._results.delete(str(old["resultLocation"]))
-        logger.info("records deleted with their source", extra={"deleted": deleted, "event": event_name})
+        logger.info("records deleted with their source", extra={"deleted": deleted, "event": note.event_name})
         metrics.add_metric(name="RecordsDeleted", unit=MetricUnit.Count, value=deleted)
         return f"deleted:{deleted}"
 
@@ -162,12 +162,11 @@ class SubmitService:
             suffix=self._settings.key_suffix,
         )
 
-    def submit_object(self, ref: ObjectRef, receive_count: int) -> str:
-        logger.append_keys(object_key=ref.key, bucket=ref.bucket, version=ref.version)
-        logger.set_correlation_id(ref.label)
-        if ref.key.endswith("/") and ref.size == 0:
+    def submit_object(self, note: Notification, receive_count: int) -> str:
+        logger.append_keys(object_key=note.key, bucket=note.bucket)
+        if note.key.endswith("/") and note.size == 0:
             return "folder_marker"
-        source = self._source(ref.key)
+        source = self._source(note.key)
         if source is None:
             return "filtered"
         logger.append_keys(kind=source.kind.value)
@@ -177,6 +176,16 @@ class SubmitService:
             # spreads out over the windows it needs instead of coming back every window to be turned away again.
             delay = self._delay(receive_count, self._throttled_until - now)
             raise RetryLater("waiting for the API's rate-limit window", delay)
+        try:
+            # The object's identity is the version this read was served from, whatever the message said.
+            first = self._objects.read(note.bucket, note.key, note.version_id, 0, FIRST_BLOCK_BYTES - 1)
+        except ObjectGone:
+            logger.info("object gone before it could be processed; nothing to submit")
+            metrics.add_metric(name="ObjectsGoneBeforeSubmit", unit=MetricUnit.Count, value=1)
+            return "object_gone"
+        ref = ObjectRef.identified(note.bucket, note.key, version_id=first.version_id, etag=first.etag, size=first.size)
+        logger.append_keys(version=ref.version)
+        logger.set_correlation_id(ref.label)
         try:
             claim = self._store.claim(
                 ref, now=now, lease_seconds=self._settings.claim_lease_seconds, kind=source.kind, group=source.group
@@ -191,15 +200,22 @@ class SubmitService:
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
             return "duplicate"
         try:
-            return self._submit_claimed(ref, source, claim, receive_count)
+            return self._submit_claimed(ref, source, claim, first, receive_count)
         except LostClaim:
             logger.warning("claim taken over by another invocation; leaving the object to it")
             return "lost_claim"
+        except (RetryLater, DeadLetter):
+            raise
+        except Exception as exc:
+            self._release_after_error(ref, claim, exc)
+            raise
 
     # -- steps ---------------------------------------------------------------------------------------------
-    def _submit_claimed(self, ref: ObjectRef, source: SourceKey, claim: Claim, receive_count: int) -> str:
+    def _submit_claimed(
+        self, ref: ObjectRef, source: SourceKey, claim: Claim, first: ObjectRead, receive_count: int
+    ) -> str:
         try:
-            details, candidates = self._check(ref, source)
+            details, candidates = self._check(ref, source, first)
         except Refusal as refusal:
             self._store.mark_failed(ref, claim, code=refusal.code, reason=refusal.reason, now=self._clock())
             logger.info("object refused", extra={"failure_code": refusal.code.value, "reason": refusal.reason})
@@ -209,14 +225,19 @@ class SubmitService:
         if adopted:
             return adopted
 
-        url = self._presign(ref)
+        url = self._objects.presign_get(ref.bucket, ref.key, ref.version_id, self._settings.presign_expiry_seconds)
         webhook = (
-            f"{self._settings.webhook_url}?ref={quote(ref.token, safe='')}" if self._settings.webhook_url else None
+            webhook_ref.webhook_url(self._settings.webhook_url, ref.token, self._ref_key())
+            if self._settings.webhook_url
+            else None
         )
         try:
             job = self._post(source.kind, url, webhook, candidates)
         except RequestRejected as exc:
-            reason = str(exc) + "".join(f"; {e.get('field')}: {e.get('message')}" for e in exc.errors[:5])
+            reason = redact(
+                str(exc)
+                + "".join(f"; {e.get('field')}: {e.get('message')}" for e in exc.errors[:5] if isinstance(e, dict))
+            )
             self._store.mark_failed(ref, claim, code=FailureCode.API_REJECTED, reason=reason, now=self._clock())
             logger.warning("pyannoteAI rejected the job", extra={"failure_code": "api_rejected", "reason": reason})
             metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
@@ -259,33 +280,9 @@ class SubmitService:
             status_only_webhook=True,
         )
 
-    def _candidates(self, group: str) -> list[dict[str, str]]:
-        """The group's voiceprints, one per label (the newest when a label was uploaded more than once)."""
-        newest: dict[str, dict[str, Any]] = {}
-        for item in self._store.voiceprints_in_group(group):
-            label = item.get("label")
-            if not label or not item.get("voiceprint"):
-                continue
-            if label not in newest or int(item.get("completedAt", 0)) > int(newest[label].get("completedAt", 0)):
-                newest[label] = item
-        where = f"group {group!r}" if group else "the top-level group"
-        if not newest:
-            raise Refusal(
-                FailureCode.NO_VOICEPRINTS,
-                f"no voiceprints in {where} to identify against: upload samples under "
-                f"{self._settings.voiceprint_prefix}{group} first",
-            )
-        if len(newest) > source_key.MAX_IDENTIFY_VOICEPRINTS:
-            raise Refusal(
-                FailureCode.TOO_MANY_VOICEPRINTS,
-                f"{where} has {len(newest)} speaker labels; pyannoteAI compares at most "
-                f"{source_key.MAX_IDENTIFY_VOICEPRINTS}: split it into subfolders",
-            )
-        return [{"label": label, "voiceprint": str(newest[label]["voiceprint"])} for label in sorted(newest)]
-
     def _adopt(self, ref: ObjectRef, claim: Claim, details: Mapping[str, Any]) -> str | None:
         """An earlier submission timed out or crashed after pyannoteAI created the job, and that job's webhook has
-        since arrived: take its result instead of submitting (and paying) again."""
+        since arrived through this record's bound URL: take its result instead of submitting (and paying) again."""
         for job_id, outcome in claim.early.items():
             if not outcome.terminal:
                 continue
@@ -304,6 +301,17 @@ class SubmitService:
             metrics.add_metric(name="JobsAdopted", unit=MetricUnit.Count, value=1)
             return "adopted"
         return None
+
+    def _release_after_error(self, ref: ObjectRef, claim: Claim, exc: Exception) -> None:
+        """An unexpected error with the claim held: say so on the record (`retrying`, `lastError`) so the object
+        is not left `submitting` without a word; the message comes back and the error is logged and counted."""
+        reason = f"internal error ({type(exc).__name__}); retried"
+        logger.error("unexpected error while submitting", extra={"error_type": type(exc).__name__})
+        metrics.add_metric(name="SubmitErrors", unit=MetricUnit.Count, value=1)
+        try:
+            self._store.mark_retrying(ref, claim, reason=reason, now=self._clock(), throttled=False, dead_letter=False)
+        except Exception as release_error:  # noqa: BLE001 - the original error is the one to report
+            logger.error("could not record the error", extra={"error_type": type(release_error).__name__})
 
     def _retry(
         self,
@@ -341,62 +349,35 @@ class SubmitService:
             rand=self._rand,
         )
 
-    def _check(self, ref: ObjectRef, source: SourceKey) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        """Refuse what pyannoteAI would refuse, before paying for it. Returns what to record with the job (a
-        voiceprint's label; an identification's candidate labels) and an identification's voiceprints."""
-        identify = source.kind is Kind.IDENTIFY
-        max_bytes, max_seconds = (
-            (MAX_IDENTIFY_BYTES, MAX_IDENTIFY_SECONDS) if identify else (MAX_AUDIO_BYTES, MAX_AUDIO_SECONDS)
-        )
-        if ref.size == 0:
-            raise Refusal(FailureCode.EMPTY, "the object is empty")
-        if ref.size > max_bytes:
-            raise Refusal(FailureCode.TOO_LARGE, f"{ref.size} bytes is over the API's limit of {max_bytes} bytes")
-        metadata: dict[str, str] = {}
-        reader = RangedReader(lambda start, end: self._get_range(ref, start, end, metadata), ref.size)
+    def _check(
+        self, ref: ObjectRef, source: SourceKey, first: ObjectRead
+    ) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        """Refuse what pyannoteAI would refuse (or could not load), before paying for it. Returns what to record
+        with the job (a voiceprint's label; an identification's candidate labels) and an identification's
+        voiceprints."""
+        problem = submission_checks.key_problem(ref.key)
+        if problem:
+            raise Refusal(FailureCode.INVALID_KEY, problem)
+        submission_checks.check_size(source.kind, ref.size)
+
+        def fetch(start: int, end: int) -> bytes:
+            return self._objects.read(ref.bucket, ref.key, ref.version_id, start, end).data
+
+        reader = RangedReader(fetch, ref.size, block_size=FIRST_BLOCK_BYTES, first_block=first.data)
         try:
-            info = probe(reader)
-        except NotAudio as exc:
-            raise Refusal(FailureCode.NOT_AUDIO, str(exc)) from None
+            submission_checks.check_audio(source.kind, reader, ref.size)
         except ObjectGone:
             raise Refusal(FailureCode.OBJECT_GONE, "the object was deleted before it could be processed") from None
-        if info.duration_seconds > max_seconds:
-            raise Refusal(
-                FailureCode.TOO_LONG,
-                f"{info.duration_seconds:.1f} s of audio is over the API's limit of {max_seconds:.0f} s",
+        if source.kind is Kind.IDENTIFY:
+            candidates = identify_candidates.choose(
+                self._store.voiceprints_in_group(source.group),
+                group=source.group,
+                voiceprint_prefix=self._settings.voiceprint_prefix,
             )
-        if identify:
-            candidates = self._candidates(source.group)
             return {"candidates": [c["label"] for c in candidates]}, candidates
         # The object's own metadata wins over its file name (x-amz-meta-label), read from the header GET.
-        label = metadata.get("label") or source.stem
-        problem = source_key.label_problem(label)
-        if problem:
-            raise Refusal(FailureCode.INVALID_LABEL, f"{problem} (set x-amz-meta-label or rename the file)")
+        label = submission_checks.check_label(first.metadata.get("label") or source.stem)
         return {"label": label}, []
-
-    def _object_params(self, ref: ObjectRef) -> dict[str, Any]:
-        params: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
-        if ref.version_id:
-            params["VersionId"] = ref.version_id
-        return params
-
-    def _get_range(self, ref: ObjectRef, start: int, end: int, metadata: dict[str, str]) -> bytes:
-        try:
-            resp = self._s3.get_object(**self._object_params(ref), Range=f"bytes={start}-{end}")
-        except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "NoSuchVersion", "404"):
-                raise ObjectGone() from None
-            raise
-        metadata.update(resp.get("Metadata") or {})
-        return resp["Body"].read()
-
-    def _presign(self, ref: ObjectRef) -> str:
-        # SigV4 comes from the client's config (signature_version="s3v4"), set where the client is created.
-        return self._s3.generate_presigned_url(
-            "get_object", Params=self._object_params(ref), ExpiresIn=self._settings.presign_expiry_seconds
-        )
 
 
 def parse_receive_count(attributes: Mapping[str, Any]) -> int:

@@ -13,21 +13,20 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from voiceprint import webhook_signature
+from voiceprint import webhook_ref, webhook_signature
 from voiceprint.job_state import VENDOR_STATUSES, Outcome, Status, needs_output_fetch, outcome_from_job
 from voiceprint.job_store import ApplyResult, JobStore
 from voiceprint.object_ref import keys_from_token
 from voiceprint.result_store import ResultStore
 from voiceprint.secret_source import SecretSource
 from voiceprint.settings import Settings
+from voiceprint.vendor_limits import MAX_JOB_ID_LENGTH
 
 if TYPE_CHECKING:
     from voiceprint.pyannote_client import PyannoteClient
 
 logger = Logger(child=True)
 metrics = Metrics()
-
-MAX_JOB_ID_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -73,6 +72,7 @@ class WebhookService:
         settings: Settings,
         store: JobStore,
         secrets: SecretSource,
+        ref_keys: SecretSource,
         client: Callable[[], PyannoteClient],
         results: ResultStore,
         clock: Callable[[], float] = time.time,
@@ -81,6 +81,7 @@ class WebhookService:
         self._store = store
         self._results = results
         self._secrets = secrets
+        self._ref_keys = ref_keys
         self._client = client  # a factory: most webhooks carry their output and never need the API
         self._clock = clock
 
@@ -107,10 +108,7 @@ class WebhookService:
         logger.set_correlation_id(job_id)
         logger.append_keys(job_id=job_id, vendor_status=vendor_status, retry_num=request.headers.get("x-retry-num"))
 
-        keys = keys_from_token(request.query.get("ref", ""))
-        if keys is None:
-            found = self._store.find_by_job(job_id)
-            keys = {"pk": found["pk"], "sk": found["sk"]} if found else None
+        keys, bound = self._record_of(request.query, job_id)
         if keys is None:
             logger.info("webhook for a job we do not know; ignored")
             return WebhookResponse(202, {"result": ApplyResult.UNKNOWN.value})
@@ -130,16 +128,30 @@ class WebhookService:
             if job is not None:
                 vendor_status, output = job.status, job.output
         outcome = self._results.place(job_id, outcome_from_job(vendor_status, output))
-        result = self._store.apply_outcome(keys, job_id, outcome, now=self._clock())
+        # Only a ref bound to this stack may leave a result on a record that has no jobId yet (an early webhook).
+        result = self._store.apply_outcome(keys, job_id, outcome, now=self._clock(), allow_early=bound)
         self._count(result, outcome)
         logger.info("webhook applied", extra={"result": result.value, "status": outcome.status.value})
         return WebhookResponse(200, {"result": result.value})
+
+    def _record_of(self, query: Mapping[str, str], job_id: str) -> tuple[dict[str, str] | None, bool]:
+        """The record's keys, and whether they came from a ref bound to this stack. An unbound ref (no `sig`, a
+        wrong one, or one of another record) is ignored: the result goes only to the record holding its jobId."""
+        ref, sig = query.get("ref", ""), query.get("sig", "")
+        keys = keys_from_token(ref)
+        if keys is not None and webhook_ref.is_bound(ref, sig, self._ref_keys.candidates(include_previous=True)):
+            return keys, True
+        if ref:
+            logger.warning("webhook ref not bound to this stack; using the jobId only", extra={"rejection": "ref"})
+            metrics.add_metric(name="WebhookRefsUnbound", unit=MetricUnit.Count, value=1)
+        found = self._store.find_by_job(job_id)
+        return ({"pk": found["pk"], "sk": found["sk"]} if found else None), False
 
     @staticmethod
     def _parse(body: bytes) -> tuple[str, str, dict[str, Any] | None] | None:
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: a body nested 100,000 deep
             return None
         if not isinstance(data, dict):
             return None

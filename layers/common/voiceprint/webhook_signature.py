@@ -73,7 +73,8 @@ def verify(
     if not timestamp or not signature:
         raise SignatureError(Rejection.MISSING)
     ts = timestamp.strip()
-    if not ts.isdigit() or len(ts) > 12:
+    # isascii(): str.isdigit() also accepts superscripts and other digits that int() refuses ("²").
+    if not (ts.isascii() and ts.isdigit()) or len(ts) > 12:
         raise SignatureError(Rejection.MALFORMED)
     expected = _decode_signature(signature)
     age = now - int(ts)

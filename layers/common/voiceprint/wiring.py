@@ -53,7 +53,12 @@ def secretsmanager() -> SecretsManagerClient:
 
 def secret(secret_id: str, settings: Settings, client: SecretsManagerClient) -> SecretSource:
     # Callers share one Secrets Manager client for all their secrets: each boto3 client costs ~40 ms cold.
-    return SecretSource(secret_id, max_age=settings.secret_cache_seconds, client=client)
+    return SecretSource(
+        secret_id,
+        max_age=settings.secret_cache_seconds,
+        client=client,
+        refresh_interval=settings.secret_refresh_seconds,
+    )
 
 
 def job_store(settings: Settings) -> JobStore:

@@ -1,0 +1,35 @@
+"""Which voiceprints an identification compares against: its group's, the newest per speaker label."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from voiceprint.job_state import FailureCode
+from voiceprint.submission_checks import Refusal, normalise_label
+from voiceprint.vendor_limits import MAX_IDENTIFY_VOICEPRINTS
+
+
+def choose(items: Iterable[Mapping[str, Any]], *, group: str, voiceprint_prefix: str) -> list[dict[str, str]]:
+    """One {"label", "voiceprint"} per label (the newest when a label was enrolled more than once; labels are
+    compared in NFC, so look-alike spellings of one name are one speaker), 1 to 50 of them, sorted by label."""
+    newest: dict[str, Mapping[str, Any]] = {}
+    for item in items:
+        label = normalise_label(str(item.get("label") or ""))
+        if not label or not item.get("voiceprint"):
+            continue
+        if label not in newest or int(item.get("completedAt", 0)) > int(newest[label].get("completedAt", 0)):
+            newest[label] = item
+    where = f"group {group!r}" if group else "the top-level group"
+    if not newest:
+        raise Refusal(
+            FailureCode.NO_VOICEPRINTS,
+            f"no voiceprints in {where} to identify against: upload samples under {voiceprint_prefix}{group} first",
+        )
+    if len(newest) > MAX_IDENTIFY_VOICEPRINTS:
+        raise Refusal(
+            FailureCode.TOO_MANY_VOICEPRINTS,
+            f"{where} has {len(newest)} speaker labels; pyannoteAI compares at most "
+            f"{MAX_IDENTIFY_VOICEPRINTS}: split it into subfolders",
+        )
+    return [{"label": label, "voiceprint": str(newest[label]["voiceprint"])} for label in sorted(newest)]

@@ -1,0 +1,78 @@
+"""S3 event notifications as the input queue delivers them: parsed into typed values, or refused as malformed.
+
+A message is a claim about S3, not a fact: the services check what it names against S3 itself (object_source)
+before paying for or deleting anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+MAX_RECORDS = 100  # S3 sends one record per message; a message with hundreds is not S3's
+
+
+class MalformedMessage(ValueError):
+    """Not an S3 notification we can act on; retrying it will not help."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    event_name: str  # e.g. ObjectCreated:Put, ObjectRemoved:DeleteMarkerCreated
+    bucket: str
+    key: str
+    size: int
+    version_id: str | None
+
+    @property
+    def created(self) -> bool:
+        return self.event_name.startswith("ObjectCreated")
+
+    @property
+    def removed(self) -> bool:
+        return self.event_name.startswith("ObjectRemoved")
+
+
+def _notification(record: Any) -> Notification:
+    if not isinstance(record, Mapping):
+        raise MalformedMessage("a record is not an object")
+    s3 = record.get("s3")
+    if not isinstance(s3, Mapping):
+        raise MalformedMessage("a record has no s3 section")
+    bucket, obj = s3.get("bucket"), s3.get("object")
+    if not isinstance(bucket, Mapping) or not isinstance(obj, Mapping):
+        raise MalformedMessage("a record has no bucket or object")
+    name, key = bucket.get("name"), obj.get("key")
+    if not isinstance(name, str) or not name or not isinstance(key, str) or not key:
+        raise MalformedMessage("a record has no bucket name or object key")
+    try:
+        size = int(obj.get("size") or 0)
+    except (TypeError, ValueError):
+        raise MalformedMessage("a record's object size is not a number") from None
+    version_id = obj.get("versionId")
+    return Notification(
+        event_name=str(record.get("eventName", "")),
+        bucket=name,
+        key=unquote_plus(key),  # S3 event keys are URL-encoded, spaces as '+'
+        size=size,
+        version_id=version_id if isinstance(version_id, str) and version_id else None,
+    )
+
+
+def parse(body: str) -> list[Notification] | None:
+    """The notifications of one message; None for S3's test event (sent once when notifications are set up)."""
+    try:
+        event = json.loads(body)
+    except (ValueError, RecursionError):
+        raise MalformedMessage("the message body is not JSON") from None
+    if not isinstance(event, Mapping):
+        raise MalformedMessage("the message body is not a JSON object")
+    if event.get("Event") == "s3:TestEvent":
+        return None
+    records = event.get("Records")
+    if not isinstance(records, list) or not records or len(records) > MAX_RECORDS:
+        raise MalformedMessage("the message has no S3 records")
+    return [_notification(r) for r in records]
