@@ -7,5 +7,5 @@ source "$(dirname "$0")/_venv.sh"
 cd "$ROOT"
 make_venv .venv-local requirements-local.txt
 make_venv .venv-tools requirements-tools.txt  # sam build, for the deployment sizes
-export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT"
+export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT/cli:$ROOT"
 exec .venv-local/bin/python -m bench "$@"

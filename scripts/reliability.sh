@@ -6,5 +6,5 @@ set -euo pipefail
 source "$(dirname "$0")/_venv.sh"
 cd "$ROOT"
 make_venv .venv-local requirements-local.txt
-export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT"
+export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT/cli:$ROOT"
 exec .venv-local/bin/python -m voiceprint_local.reliability "$@"

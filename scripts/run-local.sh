@@ -9,5 +9,7 @@ source "$(dirname "$0")/_venv.sh"
 cd "$ROOT"
 make_venv .venv-local requirements-local.txt
 case " $* " in *" --embeddings "*) install_resemblyzer_weights .venv-local ;; esac
-export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT"
-exec .venv-local/bin/python -m voiceprint_local "${@:-demo}"
+export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT/cli:$ROOT"
+# No command, or options only (e.g. --embeddings): the demo.
+case "${1:-}" in demo|serve|-h|--help) ;; *) set -- demo "$@" ;; esac
+exec .venv-local/bin/python -m voiceprint_local "$@"

@@ -10,7 +10,6 @@ Exit codes: 0 succeeded (or found), 1 failed, 2 timed out or not found, 3 usage 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any, TextIO
 
 from voiceprint_cli.api import LOCAL_URL, ApiError, ResultsApi
 from voiceprint_cli.progress import Progress
+from voiceprint_cli.terminal import safe, safe_json
 
 TERMINAL = {"succeeded", "failed"}
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -91,12 +91,12 @@ def _line(record: dict[str, Any]) -> str:
         detail = f"{record.get('failureCode')}: {record.get('reason')}"
     else:
         detail = record.get("lastError") or f"job {record.get('jobId') or '(not yet)'}"
-    return f"{record.get('key')}  {what} {detail}"
+    return safe(f"{record.get('key')}  {what} {detail}")
 
 
 def _print(records: Sequence[dict[str, Any]], as_json: bool, out: TextIO) -> None:
     if as_json:
-        out.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        out.write(safe_json(records) + "\n")
         return
     for record in records:
         out.write(_line(record) + "\n")
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         if args.command == "status":
             records = _records(api, args.target)
             if not records:
-                err.write(f"no record for {args.target}\n")
+                err.write(f"no record for {safe(args.target)}\n")
                 return 2
             _print(records, args.json, out)
             return 0 if records[0].get("status") != "failed" else 1
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
                 api, args.target, timeout=args.timeout, interval=args.interval, progress=Progress(err, args.target)
             )
             if record is None:
-                err.write(f"{args.target}: not finished after {args.timeout:.0f} s\n")
+                err.write(f"{safe(args.target)}: not finished after {args.timeout:.0f} s\n")
                 return 2
             _print([record], args.json, out)
             return 0 if record["status"] == "succeeded" else 1
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         return 0
     except ApiError as exc:
         hint = " (is `scripts/run-local.sh serve` running?)" if exc.status == 0 and args.local else ""
-        err.write(f"results API: {exc}{hint}\n")
+        err.write(f"results API: {safe(exc)}{hint}\n")
         return 3
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from voiceprint_cli.terminal import safe
+
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
 class Progress:
     def __init__(self, stream: TextIO, what: str) -> None:
         self._stream = stream
-        self._what = what
+        self._what = safe(what)
         self._tty = stream.isatty()
         self._last: str | None = None
         self._tick = 0

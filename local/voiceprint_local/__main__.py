@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import threading
 import time
@@ -16,6 +17,7 @@ import warnings
 from collections import Counter
 from typing import Any
 
+from voiceprint_cli.terminal import safe
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
 from voiceprint_local.stack import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, TABLE, LocalStack, StackOptions, wait_for
 
@@ -52,9 +54,24 @@ def describe(record: dict[str, Any]) -> str:
 
 
 def print_records(records: list[dict[str, Any]]) -> None:
-    width = max((len(str(r["objectKey"])) for r in records), default=10)
-    for r in sorted(records, key=lambda r: str(r["objectKey"])):
-        print(f"  {r['objectKey']!s:<{width}}  {r.get('status')!s:<10} {describe(r)}")
+    width = max((len(safe(r.get("objectKey", "?"))) for r in records), default=10)
+    for r in sorted(records, key=lambda r: str(r.get("objectKey", ""))):
+        print(f"  {safe(r.get('objectKey', '?')):<{width}}  {r.get('status')!s:<10} {safe(describe(r))}")
+
+
+def watch(records: list[dict[str, Any]], seen: dict[str, str], out: Any = None) -> None:
+    """One pass of the serve console: a line for each record whose status changed. A record it cannot describe
+    is logged and skipped; the console (and the stack it runs in) carries on."""
+    for record in records:
+        try:
+            key = f"{record.get('objectKey', '?')}#{record.get('sk', '?')}"
+            if seen.get(key) == record.get("status"):
+                continue
+            line = f"  {safe(record.get('objectKey', '?'))}: {record.get('status')} - {safe(describe(record))}"
+            seen[key] = str(record.get("status"))
+            print(line, flush=True, file=out)
+        except Exception:
+            logging.getLogger("voiceprint_local").exception("could not describe a record; skipped")
 
 
 def _emulator_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -159,11 +176,10 @@ Results are printed below as they arrive. Ctrl-C stops everything.
         )
         seen: dict[str, str] = {}
         while not stop.wait(1.0):
-            for record in stack.records():
-                key = f"{record['objectKey']}#{record['sk']}"
-                if seen.get(key) != record.get("status"):
-                    seen[key] = str(record.get("status"))
-                    print(f"  {record['objectKey']}: {record.get('status')} - {describe(record)}", flush=True)
+            try:
+                watch(stack.records(), seen)
+            except Exception:
+                logging.getLogger("voiceprint_local").exception("could not read the records; retrying")
     print("stopped.")
     return 0
 

@@ -31,7 +31,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from voiceprint import change_events
 from voiceprint.job_state import TERMINAL
-from voiceprint_local import sigv4, template
+from voiceprint_local import moto_patches, sigv4, template
 from voiceprint_local.apigw import LocalHttpApi
 from voiceprint_local.clock import Clock
 from voiceprint_local.emulator import Emulator, EmulatorConfig
@@ -139,8 +139,7 @@ class LocalStack:
     def _start(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        _speed_up_moto_sqs()
-        _s3_delete_marker_events()
+        moto_patches.apply()
 
         # werkzeug logs request lines, and those carry presigned URLs: credentials stay out of the console.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -603,51 +602,6 @@ def _matches(pattern: Any, value: Any) -> bool:
     if isinstance(pattern, list):
         return value in pattern
     return bool(pattern == value)
-
-
-def _s3_delete_marker_events() -> None:
-    """S3 notifies s3:ObjectRemoved:DeleteMarkerCreated when a plain DELETE on a versioned bucket leaves a delete
-    marker; moto sends nothing in that case. Same notification, from moto's own sender."""
-    from moto.s3 import notifications
-    from moto.s3.models import S3Backend
-
-    original = getattr(S3Backend.delete_object, "__wrapped__", S3Backend.delete_object)
-
-    def delete_object(self: Any, bucket_name: str, key_name: str, version_id: str | None = None, **kw: Any) -> Any:
-        bucket = self.get_bucket(bucket_name)
-        current = bucket.keys.get(key_name) if bucket.is_versioned and version_id is None else None
-        deleted, meta = original(self, bucket_name, key_name, version_id, **kw)
-        if current is not None and meta.get("delete-marker") == "true":
-            notifications.send_event(
-                self.account_id,
-                notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
-                bucket,
-                current,
-            )
-        return deleted, meta
-
-    delete_object.__wrapped__ = original  # type: ignore[attr-defined]
-    S3Backend.delete_object = delete_object  # type: ignore[method-assign,assignment]
-
-
-def _speed_up_moto_sqs() -> None:
-    """moto's SQS model checks every message of a queue on each call (visibility, delay, attribute counts), and
-    each check builds datetimes to read the clock: a 10,000-message queue made every call take tens of
-    milliseconds and the stack crawl (0.5 messages/s). Same values from time.time(), about 25 times faster."""
-    import moto.sqs.models as sqs_models
-
-    namespace = vars(sqs_models)  # the module's globals, which its functions read at call time
-    original = getattr(namespace["unix_time"], "__wrapped__", namespace["unix_time"])
-
-    def unix_time(dt: Any = None) -> float:
-        return time.time() if dt is None else float(original(dt))
-
-    def unix_time_millis(dt: Any = None) -> float:
-        return unix_time(dt) * 1000.0
-
-    unix_time.__wrapped__ = original  # type: ignore[attr-defined]
-    namespace["unix_time"] = unix_time
-    namespace["unix_time_millis"] = unix_time_millis
 
 
 @contextmanager

@@ -30,7 +30,8 @@ def test_a_successful_job_costs_the_floor_plus_the_claim_write() -> None:
         "webhook writes": 1,  # the result
         "header reads": 1,
     }
-    # One secret fetch per function container that needs one, whatever the number of jobs.
+    # One fetch per secret and function container, whatever the number of jobs: the API key (submit) or the webhook
+    # secret (webhook), and the ref key that binds webhook URLs to their records (both).
     secrets = {f: n for (f, service, _), n in counts.calls.items() if service == "secrets-manager"}
-    assert secrets == {"submit": 1, "webhook": 1}
+    assert secrets == {"submit": 2, "webhook": 2}
     assert sum(counts.attempts.values()) == sum(counts.calls.values())  # no retries on a healthy run

@@ -54,7 +54,12 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
     assert set(result.forged_answers) <= {"400", "401"}
     assert result.forged_writes == 0
     assert result.log_lines > 100
-    assert result.secret_leaks == {"api key": 0, "webhook secret": 0, "presigned URL signatures": 0}
+    assert result.secret_leaks == {
+        "api key": 0,
+        "webhook secret": 0,
+        "webhook ref key": 0,
+        "presigned URL signatures": 0,
+    }
     # every terminal record announced on EventBridge, whatever path made it terminal
     assert result.announcements.expected == result.objects - len(result.dead_lettered)
     assert (result.announcements.missing, result.announcements.unexpected) == (0, 0)

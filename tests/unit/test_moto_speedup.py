@@ -8,7 +8,7 @@ import time
 import moto.sqs.models as sqs_models
 from moto.core.utils import unix_time, unix_time_millis
 
-from voiceprint_local.stack import _speed_up_moto_sqs
+from voiceprint_local.moto_patches import speed_up_sqs_clock as _speed_up_moto_sqs
 
 
 def test_same_clock_values_and_idempotent() -> None:
