@@ -156,6 +156,7 @@ HANDLERS = {
     "webhook": "WebhookFunction",
     "reconciler": "ReconcilerFunction",
     "events": "EventsFunction",
+    "read": "ReadFunction",
 }
 
 

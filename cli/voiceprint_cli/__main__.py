@@ -3,6 +3,7 @@
     voiceprint --stack my-voiceprints status voiceprints/alice.wav
     voiceprint --api https://abc123.execute-api.eu-west-1.amazonaws.com wait identify/team/standup.wav
     voiceprint --local list --group team/
+    voiceprint --local --voiceprint --json status voiceprints/alice.wav   (the voiceprint itself, only when asked)
 
 Exit codes: 0 succeeded (or found), 1 failed, 2 timed out or not found, 3 usage or API error.
 """
@@ -34,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--local", action="store_true", help=f"the local stack ({LOCAL_URL}, its credentials)")
     parser.add_argument("--region", help="the API's region (default: from the URL or the AWS config)")
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
+    parser.add_argument(
+        "--voiceprint", action="store_true", help="include the voiceprint itself (biometric data; off by default)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser("status", help="the record(s) of an object key, s3:// URI or jobId")
     status.add_argument("target")
@@ -68,15 +72,15 @@ def _api(args: argparse.Namespace) -> ResultsApi:
     return ResultsApi.connect(url, region=args.region)
 
 
-def _records(api: ResultsApi, target: str) -> list[dict[str, Any]]:
+def _records(api: ResultsApi, target: str, voiceprint: bool = False) -> list[dict[str, Any]]:
     """Newest first. A jobId names one record; an object key (or s3://bucket/key) every version's."""
     if JOB_ID.match(target):
-        found = api.job(target)
+        found = api.job(target, voiceprint=voiceprint)
         return [found] if found else []
     if target.startswith("s3://"):
         bucket, _, key = target.removeprefix("s3://").partition("/")
-        return api.object_versions(key, bucket)
-    return api.object_versions(target)
+        return api.object_versions(key, bucket, voiceprint=voiceprint)
+    return api.object_versions(target, voiceprint=voiceprint)
 
 
 def _line(record: dict[str, Any]) -> str:
@@ -86,7 +90,8 @@ def _line(record: dict[str, Any]) -> str:
         matches = ", ".join(f"{m['speaker']}={m['match'] or '?'}" for m in record.get("matches", []))
         detail = f"matches {matches or 'none'}"
     elif status == "succeeded":
-        detail = f"label {record.get('label')!r}, voiceprint of {len(record.get('voiceprint', ''))} chars"
+        held = f"voiceprint of {len(record['voiceprint'])} chars" if record.get("voiceprint") else "voiceprint stored"
+        detail = f"label {record.get('label')!r}, {held}"
     elif status == "failed":
         detail = f"{record.get('failureCode')}: {record.get('reason')}"
     else:
@@ -133,7 +138,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     try:
         api = _api(args)
         if args.command == "status":
-            records = _records(api, args.target)
+            records = _records(api, args.target, args.voiceprint)
             if not records:
                 err.write(f"no record for {safe(args.target)}\n")
                 return 2

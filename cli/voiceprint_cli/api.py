@@ -62,14 +62,14 @@ class ResultsApi:
             raise ApiError(resp.status_code, _message(resp))
         return resp.json()
 
-    def job(self, job_id: str) -> dict[str, Any] | None:
+    def job(self, job_id: str, *, voiceprint: bool = False) -> dict[str, Any] | None:
         from urllib.parse import quote
 
-        found = self.get(f"/jobs/{quote(job_id, safe='')}")
+        found = self.get(f"/jobs/{quote(job_id, safe='')}", **({"voiceprint": "true"} if voiceprint else {}))
         return dict(found) if found else None
 
-    def object_versions(self, key: str, bucket: str | None = None) -> list[dict[str, Any]]:
-        query = {"key": key, **({"bucket": bucket} if bucket else {})}
+    def object_versions(self, key: str, bucket: str | None = None, *, voiceprint: bool = False) -> list[dict[str, Any]]:
+        query = {"key": key, **({"bucket": bucket} if bucket else {}), **({"voiceprint": "true"} if voiceprint else {})}
         found = self.get("/objects", **query)
         return list(found["versions"]) if found else []
 

@@ -29,4 +29,5 @@ def safe(value: object) -> str:
 def safe_json(value: Any, *, indent: int | None = 2) -> str:
     """JSON for a terminal: json.dumps escapes C0 controls itself; DEL, C1 controls and bidi overrides too here."""
     text = json.dumps(value, indent=indent, ensure_ascii=False)
-    return "".join(f"\\u{ord(c):04x}" if _unsafe(c) else c for c in text)
+    # Raw newlines here are json's own indentation; inside strings json.dumps has escaped them already.
+    return "".join(f"\\u{ord(c):04x}" if _unsafe(c) and c != "\n" else c for c in text)

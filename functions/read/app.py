@@ -1,4 +1,6 @@
-"""HTTP API (IAM-authorised) GET /jobs/{jobId}, GET /objects?key=, GET /voiceprints?group=&label= -> records.
+"""HTTP API (IAM-authorised) GET /jobs/{jobId}, GET /objects?key=, GET /voiceprints?group=&label=,
+GET /groups/{group}/voiceprints -> records. A record's voiceprint is returned only when asked (voiceprint=true).
+Every read is logged with the caller's identity, the route and what was asked for: who read which biometric data.
 
 API Gateway has already routed the request (the event's routeKey names the route, pathParameters fill it in), so
 the handler maps routeKey to a function. Powertools' Event Handler would route again, and importing it costs
@@ -24,26 +26,53 @@ settings = get_settings()
 service = ReadService(wiring.job_store(settings), wiring.lazy_s3(), default_bucket=settings.input_bucket)
 
 
+TOP_LEVEL_GROUP = "~"  # /groups/~/voiceprints: the voiceprints directly under the prefix (group "")
+
+
+def _with_voiceprint(query: dict[str, str]) -> bool:
+    return query.get("voiceprint") == "true"
+
+
 def get_job(path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
-    return service.job(path.get("jobId", ""))
+    return service.job(path.get("jobId", ""), with_voiceprint=_with_voiceprint(query))
 
 
 def get_object(path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
-    return {"versions": service.object_versions(query.get("key", ""), query.get("bucket"))}
+    versions = service.object_versions(
+        query.get("key", ""), query.get("bucket"), with_voiceprint=_with_voiceprint(query)
+    )
+    return {"versions": versions}
+
+
+def _limit(query: dict[str, str]) -> int:
+    try:
+        return int(query.get("limit", "50"))
+    except ValueError:
+        raise BadRequest("limit must be a number") from None
 
 
 def list_voiceprints(path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
-    try:
-        limit = int(query.get("limit", "50"))
-    except ValueError:
-        raise BadRequest("limit must be a number") from None
     return service.voiceprints(
         # No group but a label: that label in every group. Neither: the top-level group.
         group=query.get("group", None if "label" in query else ""),
         label=query.get("label"),
-        limit=limit,
+        limit=_limit(query),
         cursor=query.get("next"),
-        with_voiceprint=query.get("voiceprint") == "true",
+        with_voiceprint=_with_voiceprint(query),
+    )
+
+
+def list_group_voiceprints(path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
+    """The group in the path, so that IAM policies can scope a caller to groups by resource ARN
+    (execute-api:/*/GET/groups/team-a/voiceprints). Nested folders are one URL-encoded segment (team%2Fsub)."""
+    name = path.get("group", "")
+    group = "" if name == TOP_LEVEL_GROUP else name.rstrip("/") + "/"
+    return service.voiceprints(
+        group=group,
+        label=query.get("label"),
+        limit=_limit(query),
+        cursor=query.get("next"),
+        with_voiceprint=_with_voiceprint(query),
     )
 
 
@@ -51,7 +80,13 @@ ROUTES: dict[str, Callable[[dict[str, str], dict[str, str]], dict[str, Any]]] = 
     "GET /jobs/{jobId}": get_job,
     "GET /objects": get_object,
     "GET /voiceprints": list_voiceprints,
+    "GET /groups/{group}/voiceprints": list_group_voiceprints,
 }
+
+
+def _caller(event: dict[str, Any]) -> str:
+    iam = ((event.get("requestContext") or {}).get("authorizer") or {}).get("iam") or {}
+    return str(iam.get("userArn") or iam.get("callerId") or iam.get("accessKey") or "unknown")
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -60,11 +95,15 @@ def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    route = ROUTES.get(str(event.get("routeKey")))
+    route_key = str(event.get("routeKey"))
+    route = ROUTES.get(route_key)
     if route is None:
         return _answer(404, {"message": "no such route"})
+    path, query = event.get("pathParameters") or {}, event.get("queryStringParameters") or {}
+    # The audit line: who asked for what (names and ids; never a voiceprint).
+    logger.info("read", extra={"caller": _caller(event), "route": route_key, "path": path, "query": query})
     try:
-        return _answer(200, route(event.get("pathParameters") or {}, event.get("queryStringParameters") or {}))
+        return _answer(200, route(path, query))
     except NotFound as exc:
         return _answer(404, {"message": str(exc)})
     except BadRequest as exc:

@@ -14,7 +14,7 @@ from voiceprint.settings import get_settings
 logger = Logger()
 metrics = Metrics()
 
-settings = get_settings()
+settings = get_settings().require("table_name", "api_key_secret_id")
 service = ReconcileService(
     settings=settings,
     store=wiring.job_store(settings),
@@ -34,4 +34,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "stillRunning": report.still_running,
         "errors": report.errors,
         "throttled": report.throttled,
+        "oldestPendingSeconds": report.oldest_pending_seconds,
     }

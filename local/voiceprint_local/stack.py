@@ -52,7 +52,9 @@ FUNCTIONS = {
     "events": "EventsFunction",
     "read": "ReadFunction",
 }
-READ_ROUTES = frozenset({"GET /jobs/{jobId}", "GET /objects", "GET /voiceprints"})  # IAM-authorised, as in AWS
+READ_ROUTES = frozenset(
+    {"GET /jobs/{jobId}", "GET /objects", "GET /voiceprints", "GET /groups/{group}/voiceprints"}
+)  # IAM-authorised, as in AWS
 EVENTS_QUEUE = "voiceprint-events-local"  # a rule on the bus delivers every event here, to be looked at
 
 

@@ -52,7 +52,7 @@ def test_demo_with_real_embeddings(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_serve_runs_until_interrupted() -> None:
     ports = [free_port() for _ in range(3)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "local", "."))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("layers/common", "local", "cli", "."))}
     proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [
             sys.executable,

@@ -63,6 +63,9 @@ def test_wait_status_and_list_as_a_user_runs_them(stack: LocalStack) -> None:
     [record] = json.loads(out)
     assert code == 0
     assert (record["status"], record["label"], record["group"]) == ("succeeded", "bob", "cli/")
+    assert "voiceprint" not in record  # biometric data only when asked for
+    code, out, _ = cli(stack, "--json", "--voiceprint", "status", "voiceprints/cli/bob.wav")
+    [record] = json.loads(out)
     assert record["voiceprint"] == stack.terminal_records()["voiceprints/cli/bob.wav"]["voiceprint"]
     assert not {"claimToken", "leaseUntil", "early", "pk", "sk"} & set(record)  # bookkeeping stays inside
 

@@ -288,3 +288,65 @@ def test_vendor_error_text_is_stored_without_query_strings_or_amz_parameters(loa
     assert "X-Amz-Signature" not in record["reason"]
     assert job.url.split("?")[1] not in record["reason"]
     assert record["reason"].startswith("pyannoteAI job failed: Could not load audio from http")
+
+
+# -- 9 and 12. the read API: 4xx for hostile cursors, voiceprints only when asked, every read audited -------------
+def _read_event(route: str, *, path: dict[str, str] | None = None, query: dict[str, str] | None = None) -> dict:
+    return {
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": "/",
+        "pathParameters": path or {},
+        "queryStringParameters": query or {},
+        "requestContext": {"authorizer": {"iam": {"userArn": "arn:aws:iam::123456789012:user/auditor"}}},
+    }
+
+
+def _read(app: Any, event: dict) -> tuple[int, dict[str, Any]]:
+    resp = app.lambda_handler(event, context("read"))
+    return resp["statusCode"], json.loads(resp["body"])
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        {"a": 1},  # decodes to the wrong shape
+        {"pk": {"S": "x" * 5000}, "sk": {"S": "VER#1"}},  # a 5,000-character value
+        ["not", "an", "object"],
+    ],
+)
+def test_a_hostile_cursor_is_a_400_not_a_500(load_handler, aws, emulator, cursor) -> None:
+    import base64
+
+    token = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+    event = _read_event("GET /voiceprints", query={"group": "", "next": token})
+    assert _read(load_handler("read"), event)[0] == 400
+
+
+def test_the_voiceprint_is_returned_only_when_asked_and_every_read_is_audited(
+    load_handler, aws, emulator, captured_logs
+) -> None:
+    version, job_id = _succeed(load_handler, aws, emulator, "voice.wav")
+    app = load_handler("read")
+    status, body = _read(app, _read_event("GET /jobs/{jobId}", path={"jobId": job_id}))
+    assert status == 200
+    assert "voiceprint" not in body
+    status, body = _read(app, _read_event("GET /objects", query={"key": "voice.wav"}))
+    assert "voiceprint" not in body["versions"][0]
+    asked = _read_event("GET /objects", query={"key": "voice.wav", "voiceprint": "true"})
+    stored = _item(aws, "voice.wav", version)
+    assert stored is not None
+    assert _read(app, asked)[1]["versions"][0]["voiceprint"] == stored["voiceprint"]
+    logs = captured_logs()
+    assert logs.count('"caller":"arn:aws:iam::123456789012:user/auditor"') == 3
+    assert '"route":"GET /objects"' in logs
+    assert stored["voiceprint"] not in logs
+
+
+def test_a_group_in_the_path_lists_that_group_only(load_handler, aws, emulator) -> None:
+    _succeed(load_handler, aws, emulator, "team-a/alice.wav")
+    _succeed(load_handler, aws, emulator, "team-b/bob.wav")
+    app = load_handler("read")
+    status, body = _read(app, _read_event("GET /groups/{group}/voiceprints", path={"group": "team-a"}))
+    assert status == 200
+    assert [v["key"] for v in body["items"]] == ["team-a/alice.wav"]

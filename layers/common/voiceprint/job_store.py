@@ -460,12 +460,21 @@ class JobStore:
         return [_from_ddb(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
     def pending_before(self, cutoff: float, limit: int) -> list[dict[str, Any]]:
-        """Records waiting for a job result since before `cutoff`, oldest first."""
-        resp = self._ddb.query(
-            TableName=self._table,
-            IndexName=GSI_BY_PENDING,
-            KeyConditionExpression="pendingShard = :p AND pendingSince < :c",
-            ExpressionAttributeValues=_to_ddb({":p": PENDING_SHARD, ":c": int(cutoff)}),
-            Limit=limit,
-        )
-        return [_from_ddb(i) for i in resp.get("Items", [])]
+        """Records waiting for a job result since before `cutoff`, oldest first (one page)."""
+        return self.pending_page(cutoff, limit, None)[0]
+
+    def pending_page(
+        self, cutoff: float, limit: int, start: Mapping[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of the records waiting since before `cutoff`, oldest first, and where the next page starts."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI_BY_PENDING,
+            "KeyConditionExpression": "pendingShard = :p AND pendingSince < :c",
+            "ExpressionAttributeValues": _to_ddb({":p": PENDING_SHARD, ":c": int(cutoff)}),
+            "Limit": limit,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self._ddb.query(**kwargs)
+        return [_from_ddb(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")

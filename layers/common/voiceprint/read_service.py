@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from voiceprint.job_store import JobStore
+from voiceprint.vendor_limits import MAX_JOB_ID_LENGTH
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,6 +38,11 @@ PUBLIC_FIELDS = {
 }
 RESULT_URL_SECONDS = 300
 MAX_PAGE = 100
+MAX_KEY_BYTES = 1024  # S3's limit
+MAX_BUCKET_CHARS = 63
+# A cursor is a LastEvaluatedKey we issued: these attributes only, each a string or number DynamoDB accepts as a key.
+CURSOR_ATTRIBUTES = frozenset({"pk", "sk", "voiceprintGroup", "label"})
+MAX_CURSOR_VALUE_BYTES = 1024
 
 
 class BadRequest(ValueError):
@@ -62,7 +68,7 @@ class ReadService:
         self._s3 = s3  # a factory: only identifications kept in S3 need it (a presigned URL to the output)
         self._bucket = default_bucket
 
-    def view(self, item: Mapping[str, Any], *, with_voiceprint: bool = True) -> dict[str, Any]:
+    def view(self, item: Mapping[str, Any], *, with_voiceprint: bool = False) -> dict[str, Any]:
         out = {public: _plain(item[name]) for name, public in PUBLIC_FIELDS.items() if name in item}
         if with_voiceprint and item.get("voiceprint"):
             out["voiceprint"] = item["voiceprint"]
@@ -77,22 +83,28 @@ class ReadService:
             )
         return out
 
-    def job(self, job_id: str) -> dict[str, Any]:
+    def job(self, job_id: str, *, with_voiceprint: bool = False) -> dict[str, Any]:
+        if len(job_id) > MAX_JOB_ID_LENGTH:
+            raise BadRequest("not a jobId")
         found = self._store.find_by_job(job_id) if job_id else None
         item = self._store.get({"pk": found["pk"], "sk": found["sk"]}) if found else None
         if item is None:
             raise NotFound(f"no job {job_id}")
-        return self.view(item)
+        return self.view(item, with_voiceprint=with_voiceprint)
 
-    def object_versions(self, key: str, bucket: str | None = None) -> list[dict[str, Any]]:
+    def object_versions(
+        self, key: str, bucket: str | None = None, *, with_voiceprint: bool = False
+    ) -> list[dict[str, Any]]:
         """Every record of an object key, newest first."""
         if not key:
             raise BadRequest("the query parameter 'key' is required")
+        if len(key.encode()) > MAX_KEY_BYTES or len((bucket or "").encode()) > MAX_BUCKET_CHARS:
+            raise BadRequest("not an S3 object key")
         items = self._store.list_object_versions(bucket or self._bucket, key)
         if not items:
             raise NotFound("no record for this object")
         items.sort(key=lambda i: int(i.get("createdAt", 0)), reverse=True)
-        return [self.view(i) for i in items]
+        return [self.view(i, with_voiceprint=with_voiceprint) for i in items]
 
     def voiceprints(
         self, *, group: str | None, label: str | None, limit: int, cursor: str | None, with_voiceprint: bool
@@ -115,11 +127,27 @@ def _encode_cursor(key: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
 
 
+def _cursor_value_ok(value: Any) -> bool:
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    [(kind, text)] = value.items()
+    return kind in ("S", "N") and isinstance(text, str) and 0 < len(text.encode()) <= MAX_CURSOR_VALUE_BYTES
+
+
 def _decode_cursor(cursor: str) -> dict[str, Any]:
+    """The `next` of an earlier page, checked: anything else would reach DynamoDB as ExclusiveStartKey and come
+    back as a 500."""
+    if len(cursor) > 4 * MAX_CURSOR_VALUE_BYTES:
+        raise BadRequest("malformed cursor")
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("malformed cursor") from None
-    if not isinstance(value, dict):
+    if (
+        not isinstance(value, dict)
+        or not value
+        or not set(value) <= CURSOR_ATTRIBUTES
+        or not all(_cursor_value_ok(v) for v in value.values())
+    ):
         raise BadRequest("malformed cursor")
     return value

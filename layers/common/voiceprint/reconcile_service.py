@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,9 @@ from voiceprint.settings import Settings
 logger = Logger(child=True)
 metrics = Metrics()
 
+PAGE_SIZE = 100
+MAX_PAGES = 100  # 10,000 records examined per run at most, whatever the poll budget
+
 
 @dataclass
 class ReconcileReport:
@@ -28,6 +31,7 @@ class ReconcileReport:
     still_running: int = 0
     errors: int = 0
     throttled: bool = False
+    oldest_pending_seconds: int = 0  # since the oldest waiting record was last polled (or submitted)
 
     def count(self, key: str) -> None:
         self.settled[key] = self.settled.get(key, 0) + 1
@@ -49,13 +53,27 @@ class ReconcileService:
         self._client = client
         self._clock = clock
 
+    def _pending(self, now: float) -> Iterator[dict[str, Any]]:
+        """The backlog, oldest first, page after page, until this run's poll budget is spent."""
+        cutoff = now - self._settings.reconcile_after_seconds
+        start: dict[str, Any] | None = None
+        for _ in range(MAX_PAGES):  # bounded
+            items, start = self._store.pending_page(cutoff, PAGE_SIZE, start)
+            yield from items
+            if not start:
+                return
+
     def run(self) -> ReconcileReport:
         now = self._clock()
         report = ReconcileReport()
-        items = self._store.pending_before(
-            now - self._settings.reconcile_after_seconds, self._settings.reconcile_max_polls
-        )
-        for item in items:
+        for item in self._pending(now):
+            if report.oldest_pending_seconds == 0:
+                report.oldest_pending_seconds = max(0, int(now) - int(item.get("pendingSince", now)))
+            if (
+                report.polled >= self._settings.reconcile_max_polls
+                or self._clock() - now >= self._settings.reconcile_time_budget_seconds
+            ):
+                break  # this run's job-read or time budget; the next run carries on from the oldest again
             report.examined += 1
             try:
                 outcome = self._outcome_for(item, now, report)
@@ -65,6 +83,11 @@ class ReconcileService:
                 break
             except TransientError as exc:
                 logger.warning("poll failed", extra={"job_id": item.get("jobId"), "error": str(exc)})
+                report.errors += 1
+                continue
+            except Exception as exc:  # noqa: BLE001 - one odd record must not stop the run for every newer one
+                logger.error("could not settle a record", extra={"error_type": type(exc).__name__})
+                metrics.add_metric(name="ReconcileErrors", unit=MetricUnit.Count, value=1)
                 report.errors += 1
                 continue
             keys = {"pk": item["pk"], "sk": item["sk"]}
@@ -80,6 +103,8 @@ class ReconcileService:
             elif not outcome.terminal:
                 report.still_running += 1
         metrics.add_metric(name="JobsPolled", unit=MetricUnit.Count, value=report.polled)
+        # Alarmed on: a backlog that outgrows the poll budget ages here, long before outputs expire (24 h).
+        metrics.add_metric(name="OldestPendingAgeSeconds", unit=MetricUnit.Seconds, value=report.oldest_pending_seconds)
         logger.info("reconcile run done", extra={"report": report.__dict__})
         return report
 

@@ -72,6 +72,7 @@ class Settings:
     reconcile_after_seconds: int
     lost_after_seconds: int
     reconcile_max_polls: int
+    reconcile_time_budget_seconds: int
     secret_cache_seconds: int
     secret_refresh_seconds: int
 
@@ -126,7 +127,11 @@ class Settings:
             # The template enforces >= 60 s; the local stack's tests use seconds.
             reconcile_after_seconds=_int(env, "RECONCILE_AFTER_SECONDS", 900, 1, 86400),
             lost_after_seconds=_int(env, "LOST_AFTER_SECONDS", 25 * 3600, 3600, 7 * 86400),
-            reconcile_max_polls=_int(env, "RECONCILE_MAX_POLLS", 100, 1, 300),
+            # Job reads are limited to 300/min (API_NOTES.md); a run stays under it, leaving room for the webhook's
+            # fetches of status-only identifications. A backlog larger than a run pages on in the next runs.
+            reconcile_max_polls=_int(env, "RECONCILE_MAX_POLLS", 250, 1, 290),
+            # Stop starting polls after this long: the function's timeout (120 s) must never cut a write short.
+            reconcile_time_budget_seconds=_int(env, "RECONCILE_TIME_BUDGET_SECONDS", 90, 5, 840),
             secret_cache_seconds=_int(env, "SECRET_CACHE_SECONDS", 300, 0, 86400),
             # A webhook whose signature does not match may read the current secret again (a rotation), at most
             # once per this many seconds per container: forged requests cannot force paid reads.
