@@ -51,7 +51,7 @@ class _AnyName(dict):  # type: ignore[type-arg]
     def __getitem__(self, name: str) -> str:
         return f"arn:aws:iam::aws:policy/{name}"
 
-    def get(self, name: str, default: Any = None) -> str:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> str:
         return self[name]
 
 
@@ -64,7 +64,7 @@ def translate(path: Path) -> dict[str, Any]:
         for uri in ("CodeUri", "ContentUri"):
             if uri in props:
                 props[uri] = f"s3://voiceprint-artifacts/{logical_id}.zip"
-    return dict(transform(template, {}, _PolicyMap()))  # type: ignore[arg-type]
+    return dict(transform(template, {}, _PolicyMap()))
 
 
 if __name__ == "__main__":
