@@ -147,7 +147,8 @@ def function_env(aws: Aws, api_url: str, function: str, **overrides: str) -> dic
     }
     # These tests name objects without a folder ("ok.wav"): with no voiceprint prefix, every key outside the
     # identify prefix is a voiceprint sample. The prefixes themselves are tested with their defaults.
-    defaults = {"WEBHOOK_URL": WEBHOOK_URL, "VOICEPRINT_PREFIX": ""}
+    # EVENT_BUS_NAME: the template's !If (a bus of the stack's own, by default); these tests observe the default bus.
+    defaults = {"WEBHOOK_URL": WEBHOOK_URL, "VOICEPRINT_PREFIX": "", "EVENT_BUS_NAME": "default"}
     return template.resolved_environment(function, refs, {**defaults, **overrides})
 
 

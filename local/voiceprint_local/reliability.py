@@ -35,10 +35,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-import requests
-
 from voiceprint import change_events
-from voiceprint.webhook_signature import sign
+from voiceprint_local import hostile
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
 from voiceprint_local.stack import BUCKET, Faults, LocalStack, StackOptions, wait_for
 
@@ -108,7 +106,10 @@ def _dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
     """Every message in the DLQ as the object keys it names and the reason the function gave."""
     letters = []
     for m in stack.dead_letters():
-        records = json.loads(m["Body"]).get("Records", [])
+        try:
+            records = json.loads(m["Body"]).get("Records", [])
+        except (ValueError, AttributeError):  # a poison message: no object behind it
+            records = []
         reason = m.get("MessageAttributes", {}).get("reason", {}).get("StringValue", "")
         letters.append({"keys": [unquote_plus(r["s3"]["object"]["key"]) for r in records], "reason": reason})
     return letters
@@ -129,6 +130,11 @@ def _leaks(log_file: Path, secrets: dict[str, str], extra: str = "") -> tuple[in
     text = log_file.read_text(errors="replace") + extra
     log_file.unlink()
     return text.count("\n"), {name: text.count(value) for name, value in secrets.items()}
+
+
+def _object_of_url(url: str) -> str:
+    """The object key of a presigned URL (path style: /bucket/key)."""
+    return unquote(urlsplit(url).path).split("/", 2)[-1]
 
 
 def _object_of(url_identity: str) -> str:
@@ -337,6 +343,8 @@ CHAOS_QUEUE_VISIBILITY = 8
 BAD_INPUT = {"too_long": 0.04, "not_audio": 0.03, "empty_object": 0.02}
 NEW_VERSION_RATE = 0.02  # a key uploaded again with other content: a second object version
 FORGED_WEBHOOKS = 200
+CROSS_REPLAYS = 100  # genuine results replayed at other records' refs
+FORGED_QUEUE_MESSAGES = 50  # forged S3 notifications on the input queue
 
 
 @dataclass
@@ -364,6 +372,11 @@ class ChaosResult:
     forged_sent: int = 0
     forged_answers: dict[str, int] = field(default_factory=dict)
     forged_writes: int = 0
+    replays_sent: int = 0
+    replay_answers: dict[str, int] = field(default_factory=dict)
+    crossed_records: list[str] = field(default_factory=list)  # a record holding another object's job
+    queue_forgeries: dict[str, int] = field(default_factory=dict)
+    poison_dead_lettered: int = 0  # forged messages that were not S3 notifications, dead-lettered with a reason
     regressions: int = 0
     log_lines: int = 0
     secret_leaks: dict[str, int] = field(default_factory=dict)
@@ -381,6 +394,8 @@ class ChaosResult:
             and not self.extra_jobs_unexplained
             and self.forged_writes == 0
             and set(self.forged_answers) <= {"400", "401"}
+            and not self.crossed_records
+            and self.poison_dead_lettered == self.queue_forgeries.get("poison", 0)
             and self.regressions == 0
             and self.log_lines > 0
             and not any(self.secret_leaks.values())
@@ -416,36 +431,6 @@ def _chaos_files(uploads: int, seed: int) -> tuple[list[tuple[str, bytes]], dict
     return files, expected
 
 
-def _forge(stack: LocalStack, job_ids: list[str], count: int, seed: int) -> Counter[str]:
-    """Hostile webhooks: wrong secret, stale timestamp (a captured request replayed late), tampered body,
-    missing headers, garbage. Each claims a real job failed with reason FORGED."""
-    rng = random.Random(seed)
-    answers: Counter[str] = Counter()
-    http = requests.Session()
-    now = int(time.time())
-    for i in range(count):
-        job_id = rng.choice(job_ids) if job_ids else "00000000-0000-0000-0000-000000000000"
-        body = json.dumps({"jobId": job_id, "status": "failed", "output": {"error": "FORGED"}}).encode()
-        ts = str(now)
-        kind = i % 5
-        if kind == 0:  # signed with a guessed secret
-            headers = {"X-Request-Timestamp": ts, "X-Signature": sign("whsec_guess", ts, body)}
-        elif kind == 1:  # the real secret, but an hour old: a replay outside the window
-            old = str(now - 3600)
-            headers = {"X-Request-Timestamp": old, "X-Signature": sign(stack.webhook_secret, old, body)}
-        elif kind == 2:  # a valid signature over another body
-            headers = {"X-Request-Timestamp": ts, "X-Signature": sign(stack.webhook_secret, ts, b"{}")}
-        elif kind == 3:  # no signature at all
-            headers = {"X-Request-Timestamp": ts}
-        else:  # garbage
-            headers = {"X-Request-Timestamp": "yesterday", "X-Signature": "%%%"}
-            body = bytes(rng.randrange(256) for _ in range(64))
-        resp = http.post(stack.webhook_url, data=body, headers={"Content-Type": "application/json", **headers})
-        answers[str(resp.status_code)] += 1
-    http.close()
-    return answers
-
-
 def run_chaos(
     uploads: int,
     *,
@@ -477,15 +462,23 @@ def run_chaos(
         # Half now, half while forged webhooks arrive (a key's versions may land in any order: each is its own).
         _upload_all(stack, files[: len(files) // 2])
         forged: Counter[str] = Counter()
+        replayed: Counter[str] = Counter()
         wait_for(lambda: len(emulator.jobs) >= 10, 60, 0.5)
         with emulator._lock:
             real_jobs = list(emulator.jobs)
-        forger = threading.Thread(
-            target=lambda: forged.update(_forge(stack, real_jobs, FORGED_WEBHOOKS, seed)), name="forger"
-        )
+
+        def attack() -> None:
+            forged.update(hostile.forge_webhooks(stack, real_jobs, FORGED_WEBHOOKS, seed))
+            with emulator._lock:
+                done = [(j.id, dict(j.output)) for j in emulator.jobs.values() if j.status == "succeeded" and j.output]
+            replayed.update(hostile.replay_across_records(stack, done, stack.records(), CROSS_REPLAYS, seed))
+
+        forger = threading.Thread(target=attack, name="forger")
         forger.start()
         _upload_all(stack, files[len(files) // 2 :])
-        forger.join(timeout=120)
+        forger.join(timeout=180)
+        uploaded_ok = sorted({k for k, _ in files[: len(files) // 2] if expected[k][0] == "ok"})
+        result.queue_forgeries = dict(hostile.forge_queue_messages(stack, uploaded_ok, FORGED_QUEUE_MESSAGES, seed))
 
         def settled_keys() -> Counter[str]:
             return Counter(str(r["objectKey"]) for r in _statuses(stack) if r.get("status") in ("succeeded", "failed"))
@@ -516,7 +509,9 @@ def run_chaos(
         result.failure_codes = dict(Counter(str(r.get("failureCode")) for r in failed))
         result.failures_without_reason = sum(1 for r in failed if not r.get("reason") or not r.get("failureCode"))
         result.forged_writes = sum(1 for r in rows if "FORGED" in str(r.get("reason", "")))
-        result.dead_lettered = _dead_letters(stack)
+        letters = _dead_letters(stack)
+        result.dead_lettered = [d for d in letters if d["keys"]]
+        result.poison_dead_lettered = sum(1 for d in letters if not d["keys"] and "malformed" in d["reason"])
         dlq = Counter(k for d in result.dead_lettered for k in d["keys"])
         by_key: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
@@ -567,6 +562,14 @@ def run_chaos(
         result.adopted_instead_of_resubmitted = stack.observed["adopted_instead_of_resubmitted"]
         result.forged_sent = sum(forged.values())
         result.forged_answers = dict(forged)
+        result.replays_sent = sum(replayed.values())
+        result.replay_answers = dict(replayed)
+        job_object = {job_id: _object_of_url(job.url) for job_id, job in emulator.jobs.items()}
+        result.crossed_records = [
+            str(r["objectKey"])
+            for r in rows
+            if r.get("jobId") and job_object.get(str(r["jobId"]), str(r["objectKey"])) != str(r["objectKey"])
+        ]
         result.announcements = _announcements(stack)
         result.errors = list(stack.errors[:20])
     result.log_lines, result.secret_leaks = _leaks(log_file, secrets, "\n".join(result.errors))
@@ -651,7 +654,12 @@ def render(burst: BurstResult | None, chaos: ChaosResult | None, command: str) -
                 [(f"emulator `{k}`", v) for k, v in c.emulator_config.items()]
                 + [(f"stack `{k}`", v) for k, v in c.fault_config.items()]
                 + [(f"bad input `{k}`", v) for k, v in BAD_INPUT.items()]
-                + [("new version of an existing key", NEW_VERSION_RATE), ("forged/stale webhooks", FORGED_WEBHOOKS)]
+                + [
+                    ("new version of an existing key", NEW_VERSION_RATE),
+                    ("forged/stale webhooks", FORGED_WEBHOOKS),
+                    ("genuine results replayed at other records", CROSS_REPLAYS),
+                    ("forged queue messages (new upload, deletes, other bucket, poison)", FORGED_QUEUE_MESSAGES),
+                ]
             ),
             "",
             f"Timings shortened so that every recovery path runs within the run: {env}, queue visibility "
@@ -688,6 +696,11 @@ def render(burst: BurstResult | None, chaos: ChaosResult | None, command: str) -
                     ("forged/stale webhooks sent", c.forged_sent),
                     ("their answers", c.forged_answers),
                     ("records they changed", c.forged_writes),
+                    ("genuine results replayed at other records (no MAC, or a wrong one)", c.replays_sent),
+                    ("their answers", c.replay_answers),
+                    ("records holding another object's job", len(c.crossed_records)),
+                    ("forged queue messages sent", c.queue_forgeries),
+                    ("... poison dead-lettered with a reason", c.poison_dead_lettered),
                     ("terminal records announced on EventBridge", _announced(c.announcements)),
                     ("log lines captured", c.log_lines),
                     ("secrets found in them", c.secret_leaks),

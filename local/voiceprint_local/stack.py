@@ -55,7 +55,8 @@ FUNCTIONS = {
 READ_ROUTES = frozenset(
     {"GET /jobs/{jobId}", "GET /objects", "GET /voiceprints", "GET /groups/{group}/voiceprints"}
 )  # IAM-authorised, as in AWS
-EVENTS_QUEUE = "voiceprint-events-local"  # a rule on the bus delivers every event here, to be looked at
+EVENTS_QUEUE = "voiceprint-events-local"
+EVENT_BUS = "voiceprint-local-voiceprints"  # a rule on the bus delivers every event here, to be looked at
 
 
 def free_port() -> int:
@@ -274,8 +275,17 @@ class LocalStack:
         events_queue_arn = sqs.get_queue_attributes(QueueUrl=self.events_queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        events.put_rule(Name="voiceprint-events-local", EventPattern=json.dumps({"source": [change_events.SOURCE]}))
-        events.put_targets(Rule="voiceprint-events-local", Targets=[{"Id": "queue", "Arn": events_queue_arn}])
+        # The stack's own bus, as the template makes by default (EventBusName ""), with a rule that copies every
+        # event to a queue the stack can read.
+        events.create_event_bus(Name=EVENT_BUS)
+        events.put_rule(
+            Name="voiceprint-events-local",
+            EventBusName=EVENT_BUS,
+            EventPattern=json.dumps({"source": [change_events.SOURCE]}),
+        )
+        events.put_targets(
+            Rule="voiceprint-events-local", EventBusName=EVENT_BUS, Targets=[{"Id": "queue", "Arn": events_queue_arn}]
+        )
         ddb.update_time_to_live(
             TableName=TABLE, TimeToLiveSpecification={"AttributeName": template.ttl_attribute(), "Enabled": True}
         )
@@ -315,7 +325,8 @@ class LocalStack:
         }
         env: dict[str, str] = {}
         for logical_id in FUNCTIONS.values():
-            env.update(template.resolved_environment(logical_id, refs, {"WEBHOOK_URL": self.webhook_url}))
+            overrides = {"WEBHOOK_URL": self.webhook_url, "EVENT_BUS_NAME": EVENT_BUS}
+            env.update(template.resolved_environment(logical_id, refs, overrides))
         if not self.options.metrics:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"
         env.update(self.options.env)

@@ -53,6 +53,12 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
     assert result.forged_sent == reliability.FORGED_WEBHOOKS
     assert set(result.forged_answers) <= {"400", "401"}
     assert result.forged_writes == 0
+    # Issue 11: genuine results replayed at other records, and forged queue messages, change nothing and cost nothing
+    # (extra_jobs_unexplained above; lost and announcements below).
+    assert result.replays_sent == reliability.CROSS_REPLAYS
+    assert result.crossed_records == []
+    assert sum(result.queue_forgeries.values()) == reliability.FORGED_QUEUE_MESSAGES
+    assert result.poison_dead_lettered == result.queue_forgeries["poison"]
     assert result.log_lines > 100
     assert result.secret_leaks == {
         "api key": 0,

@@ -49,35 +49,142 @@ def test_every_function_directory_is_in_the_template() -> None:
     assert on_disk == code_uris
 
 
-def _statements(logical_id: str) -> list[dict[str, Any]]:
-    return [s for policy in template.functions()[logical_id]["Properties"]["Policies"] for s in policy["Statement"]]
+@pytest.fixture(scope="module")
+def translated() -> dict[str, Any]:
+    """template.yaml as CloudFormation, by AWS SAM's own translator (tools venv): the roles SAM generates
+    (managed policies, event source permissions) included, not only the policies written by hand."""
+    import json
+    import os
+    import subprocess
+
+    python = ROOT / ".venv-tools" / "bin" / "python"
+    if not python.exists():
+        pytest.fail("the tools venv is missing: run scripts/test.sh once (it makes .venv-tools)")
+    script = ROOT / "local" / "voiceprint_local" / "sam_translate.py"
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    command = [str(python), str(script)]  # our own script, in our own venv
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env, timeout=120)  # noqa: S603
+    return dict(json.loads(out.stdout))
+
+
+def _role(translated: dict[str, Any], function: str) -> dict[str, Any]:
+    role_ref = translated["Resources"][function]["Properties"]["Role"]
+    return dict(translated["Resources"][role_ref["Fn::GetAtt"][0]]["Properties"])
+
+
+def _branches(statement: Any) -> list[dict[str, Any]]:
+    """A statement, or both branches of an Fn::If (the KMS grant exists only with KmsKeyArn): each is checked."""
+    if isinstance(statement, dict) and "Fn::If" in statement:
+        return [b for b in statement["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"}]
+    return [statement]
+
+
+def _statements(translated: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = _role(translated, function)
+    return [
+        branch
+        for policy in role.get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        for branch in _branches(statement)
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+# X-Ray has no resource-level permissions: its two write actions are the only ones allowed on "*".
+RESOURCELESS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# What SAM may attach: logs (*) and X-Ray writes. Never AWSLambdaSQSQueueExecutionRole (every queue) or
+# AWSLambdaDynamoDBExecutionRole (every stream).
+ALLOWED_MANAGED = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
 
 
 @pytest.mark.parametrize("logical_id", list(template.functions()))
-def test_policies_are_least_privilege(logical_id: str) -> None:
-    for statement in _statements(logical_id):
+def test_roles_as_cloudformation_gets_them_are_least_privilege(translated: dict[str, Any], logical_id: str) -> None:
+    role = _role(translated, logical_id)
+    managed = {arn if isinstance(arn, str) else json_text(arn) for arn in role.get("ManagedPolicyArns", [])}
+    assert managed <= ALLOWED_MANAGED, f"{logical_id}: {managed - ALLOWED_MANAGED}"
+    for statement in _statements(translated, logical_id):
         assert statement["Effect"] == "Allow"
-        for action in statement["Action"]:
+        for action in _actions(statement):
             assert "*" not in action, f"{logical_id}: wildcard action {action}"
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        assert "*" not in resources
+        if "*" in resources:
+            assert set(_actions(statement)) <= RESOURCELESS, f"{logical_id}: {statement}"
 
 
-def test_submit_cannot_write_results_it_does_not_own() -> None:
-    actions = {a for s in _statements("SubmitFunction") for a in s["Action"]}
+def json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+def test_the_queue_and_stream_readers_are_scoped_to_their_own_queue_and_stream(translated: dict[str, Any]) -> None:
+    submit = [s for s in _statements(translated, "SubmitFunction") if "sqs:ReceiveMessage" in _actions(s)]
+    assert [s["Resource"] for s in submit] == [{"Fn::GetAtt": ["InputQueue", "Arn"]}]
+    events = [s for s in _statements(translated, "EventsFunction") if "dynamodb:GetRecords" in _actions(s)]
+    assert [s["Resource"] for s in events] == [{"Fn::GetAtt": ["JobsTable", "StreamArn"]}]
+
+
+def test_submit_cannot_write_results_it_does_not_own(translated: dict[str, Any]) -> None:
+    actions = {a for s in _statements(translated, "SubmitFunction") for a in _actions(s)}
     assert "dynamodb:PutItem" not in actions
     assert "s3:PutObject" not in actions
 
 
-def test_only_the_source_removal_path_deletes_records_and_events_never_touch_the_table() -> None:
+def test_only_the_source_removal_path_deletes_records_and_events_never_touch_the_table(
+    translated: dict[str, Any],
+) -> None:
     deleters = {
         logical_id
         for logical_id in template.functions()
-        for s in _statements(logical_id)
-        if "dynamodb:DeleteItem" in s["Action"] or "s3:DeleteObject" in s["Action"]
+        for s in _statements(translated, logical_id)
+        if "dynamodb:DeleteItem" in _actions(s) or "s3:DeleteObject" in _actions(s)
     }
     assert deleters == {"SubmitFunction"}  # it receives the s3:ObjectRemoved notifications
-    assert {a for s in _statements("EventsFunction") for a in s["Action"]} == {"events:PutEvents", "sqs:SendMessage"}
+    events_actions = {a for s in _statements(translated, "EventsFunction") for a in _actions(s)}
+    assert {a for a in events_actions if a.startswith("dynamodb:")} == {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    }  # the stream only: never the table's items
+    assert {"events:PutEvents", "sqs:SendMessage"} <= events_actions
+
+
+def test_every_alarm_notifies_the_optional_topic(translated: dict[str, Any]) -> None:
+    alarms = {k: v for k, v in translated["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {"FunctionErrorsAlarm", "InputQueueAgeAlarm", "PendingJobsAgeAlarm", "ApiServerErrorsAlarm"} <= set(alarms)
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic", name
+
+
+def test_every_function_logs_to_its_own_log_group_with_retention(translated: dict[str, Any]) -> None:
+    for logical_id in template.functions():
+        group = translated["Resources"][logical_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert translated["Resources"][group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_stateful_resources_are_kept_and_https_only() -> None:
+    table = template.resources()["JobsTable"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    assert template.load()["Parameters"]["PyannoteApiUrl"]["AllowedPattern"].startswith("^https://")
+    for queue in ("DeadLetterQueue", "EventsDeadLetterQueue"):
+        policies = [
+            p
+            for p in template.resources("AWS::SQS::QueuePolicy").values()
+            if {"Ref": queue} in p["Properties"]["Queues"]
+        ]
+        [deny] = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    params = template.load()["Parameters"]
+    assert params["WebhookThrottleRate"]["MaxValue"] <= 500
+    assert params["WebhookThrottleBurst"]["MaxValue"] <= 1000
 
 
 def test_layer_ships_what_the_handlers_import_and_not_boto3() -> None:

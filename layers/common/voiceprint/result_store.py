@@ -32,7 +32,7 @@ class ResultStore:
             Key=key,
             Body=outcome.result.encode(),
             ContentType="application/json",
-            ServerSideEncryption="AES256",
+            # No ServerSideEncryption here: the bucket's default applies (AES256, or the stack's KMS key).
         )
         return dataclasses.replace(outcome, result=None, result_location=f"s3://{self._bucket}/{key}")
 
