@@ -14,7 +14,7 @@ from voiceprint.settings import get_settings
 logger = Logger()
 metrics = Metrics()
 
-settings = get_settings()
+settings = get_settings().require("event_bus_name")
 publisher = EventPublisher(wiring.events(), settings.event_bus_name)
 
 

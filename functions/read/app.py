@@ -22,7 +22,7 @@ from voiceprint.settings import get_settings
 
 logger = Logger()
 
-settings = get_settings()
+settings = get_settings().require("table_name", "input_bucket")
 service = ReadService(wiring.job_store(settings), wiring.lazy_s3(), default_bucket=settings.input_bucket)
 
 

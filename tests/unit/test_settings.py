@@ -36,3 +36,14 @@ def test_tolerance_floor_covers_the_vendor_retry_schedule() -> None:
     # 3 retries: immediately, +1 min, +5 min -> a window under ~7 min would refuse genuine retries.
     with pytest.raises(SettingsError):
         Settings.from_env({"TABLE_NAME": "t", "WEBHOOK_TOLERANCE_SECONDS": "419"})
+
+
+def test_a_functions_required_settings_fail_at_cold_start_not_on_the_first_request() -> None:
+    import pytest
+
+    from voiceprint.settings import Settings, SettingsError
+
+    settings = Settings.from_env({"TABLE_NAME": "t"})
+    with pytest.raises(SettingsError, match="ref_key_secret_id, webhook_secret_id"):
+        settings.require("table_name", "webhook_secret_id", "ref_key_secret_id")
+    assert settings.require("table_name") is settings
