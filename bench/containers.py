@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from bench.stats import Spread
-from voiceprint import webhook_signature
+from voiceprint import webhook_ref, webhook_signature
 from voiceprint.job_store import JobStore
 from voiceprint.object_ref import ObjectRef
 from voiceprint_local import template
@@ -111,8 +111,10 @@ def webhook_events(stack: LocalStack, count: int, tag: str) -> list[dict[str, An
                 "x-signature": webhook_signature.sign(stack.webhook_secret, timestamp, body.encode()),
             }
         )
-        event["rawQueryString"] = f"ref={quote_plus(ref.token)}"
-        event["queryStringParameters"] = {"ref": ref.token}
+        # The URL the submit function hands pyannoteAI: the ref and its MAC under the stack's ref key.
+        sig = webhook_ref.mac(stack.ref_key, ref.token)
+        event["rawQueryString"] = f"ref={quote_plus(ref.token)}&sig={sig}"
+        event["queryStringParameters"] = {"ref": ref.token, "sig": sig}
         event["body"] = body
         events.append(event)
     return events

@@ -735,7 +735,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chaos-uploads", type=int, default=1_000, help="0 skips the chaos run")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=3600.0, help="per run, seconds")
-    parser.add_argument("--out", type=Path, default=Path("docs/RELIABILITY.md"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="default: docs/RELIABILITY.md for the full runs; smaller runs write local-data/RELIABILITY-small.md, "
+        "so the committed figures are never overwritten by a smaller run unless asked",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args(argv)
     burst = (
@@ -749,6 +754,9 @@ def main(argv: list[str] | None = None) -> int:
     if chaos is not None:
         say(f"chaos: {'PASS' if chaos.ok else 'FAIL'} in {chaos.seconds:.0f} s")
     command = "scripts/reliability.sh" + ("" if argv is None else " " + " ".join(argv))
+    if args.out is None:
+        full = (args.burst_uploads, args.chaos_uploads) == (10_000, 1_000)
+        args.out = Path("docs/RELIABILITY.md") if full else Path("local-data/RELIABILITY-small.md")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(burst, chaos, command) + "\n")
     if args.json:
