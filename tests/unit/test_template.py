@@ -201,7 +201,8 @@ def test_runtime_matches_the_local_python() -> None:
     runtime = template.load()["Globals"]["Function"]["Runtime"]
     assert runtime == f"python{sys.version_info.major}.{sys.version_info.minor}"
     layer = template.resources()["CommonLayer"]
-    assert layer["Metadata"]["BuildMethod"] == runtime
+    assert layer["Metadata"]["BuildMethod"] == "makefile"  # pip + compileall for the runtime's Python
+    assert "PYTHON ?= " + runtime in (ROOT / "layers" / "common" / "Makefile").read_text()
 
 
 def test_table_has_ttl_pitr_and_the_indexes_the_store_queries() -> None:

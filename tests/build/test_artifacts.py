@@ -1,0 +1,71 @@
+"""The artifacts `sam build` makes are what runs in Lambda: each function imports from its built CodeUri and the
+built layer alone (a module missing from the layer, or a requirement missing from layers/common/requirements.txt,
+fails here), and no module is compiled from source on import (Lambda's /opt and /var/task are read-only, so
+bytecode that is not shipped is compiled on every cold start)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from voiceprint_local import lambda_artifacts, template
+
+FUNCTIONS = list(template.functions())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    build_dir = lambda_artifacts.sam_build(tmp_path_factory.mktemp("sam-build"))
+    runtime = lambda_artifacts.runtime_dir(tmp_path_factory.mktemp("runtime"))
+    return build_dir, runtime
+
+
+def _pyc_flags(pyc: Path) -> int:
+    return int.from_bytes(pyc.read_bytes()[4:8], "little")
+
+
+def test_every_module_shipped_has_unchecked_hash_bytecode_for_the_runtime(built: tuple[Path, Path]) -> None:
+    build_dir, _ = built
+    sources = [p for p in build_dir.rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(sources) > 100  # Powertools, mutagen, our package and the handlers
+    missing, checked = [], []
+    for source in sources:
+        pyc = Path(importlib.util.cache_from_source(str(source)))
+        if not pyc.exists():
+            missing.append(str(source.relative_to(build_dir)))
+        elif _pyc_flags(pyc) != 0b01:  # hash-based, not checked against the source: valid whatever the mtimes
+            checked.append(str(source.relative_to(build_dir)))
+    assert missing == []
+    assert checked == []
+    assert not list((build_dir / "CommonLayer" / "python").glob("boto*"))  # the runtime's, never shipped
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_each_function_imports_from_its_artifacts_alone_without_compiling(
+    built: tuple[Path, Path], logical_id: str
+) -> None:
+    build_dir, runtime = built
+    # Resources by made-up names, parameters at their defaults (the two without one named here).
+    names = [*template.resources(), "ApiKeySecretName", "WebhookSecretName"]
+    refs = {name: f"local-{name}" for name in names}
+    env = template.resolved_environment(
+        logical_id, refs, {"WEBHOOK_URL": "https://example.test/webhooks/pyannote", "EVENT_BUS_NAME": "bus"}
+    )
+    env.update(AWS_DEFAULT_REGION="eu-west-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
+    result = lambda_artifacts.probe_import("app", lambda_artifacts.function_path(build_dir, logical_id, runtime), env)
+    assert result["compiled_from_source"] == []
+
+
+def test_the_layer_holds_everything_its_modules_import_even_lazily(built: tuple[Path, Path]) -> None:
+    """Some imports happen on first use (mutagen's formats, the pyannoteAI client): import them all here."""
+    build_dir, runtime = built
+    package = build_dir / "CommonLayer" / "python" / "voiceprint"
+    modules = sorted(f"voiceprint.{p.stem}" for p in package.glob("*.py") if p.stem != "__init__")
+    assert "voiceprint.pyannote_client" in modules
+    formats = ["aac", "aiff", "asf", "flac", "mp3", "mp4", "oggflac", "oggopus", "oggvorbis", "wave"]
+    lazily = [f"mutagen.{name}" for name in formats] + ["aws_lambda_powertools.metrics"]
+    path = lambda_artifacts.function_path(build_dir, "SubmitFunction", runtime)
+    result = lambda_artifacts.probe_import(",".join(modules + lazily), path, {"AWS_DEFAULT_REGION": "eu-west-1"})
+    assert result["compiled_from_source"] == []
