@@ -2,7 +2,8 @@
 each prepared event and measure CPU per invocation and peak RSS. The parent hosts moto and the emulator, so this
 process's CPU and memory are the handler's alone.
 
-    python -m bench.child SPEC.json    (SPEC: {"module", "events", "out"})
+    python -m bench.child SPEC.json        (SPEC: {"module", "events", "out"})
+    python -S -B bench/child.py SPEC.json  (SPEC also has "path": a Lambda-like sys.path, bench/lambda_cold.py)
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ def _peak_rss_mb() -> float:
 
 def main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
+    if spec.get("path"):  # run as `python -S -B child.py`: only these folders (and the standard library)
+        sys.path[0:1] = spec["path"]
     before = time.perf_counter()
-    module = importlib.import_module(spec["module"])
+    for name in spec["module"].split(","):  # several, for import-cost figures; the handler is the last
+        module = importlib.import_module(name)
     init_ms = (time.perf_counter() - before) * 1000
     context = Context()
     cpu_ms: list[float] = []

@@ -34,21 +34,36 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--stack", help="a deployed stack's name: its ApiUrl output is looked up")
     parser.add_argument("--local", action="store_true", help=f"the local stack ({LOCAL_URL}, its credentials)")
     parser.add_argument("--region", help="the API's region (default: from the URL or the AWS config)")
-    parser.add_argument("--json", action="store_true", help="print the records as JSON")
-    parser.add_argument(
-        "--voiceprint", action="store_true", help="include the voiceprint itself (biometric data; off by default)"
-    )
+    _output_flags(parser, False)
+    # The output flags are accepted after the subcommand too (`list --group g/ --json`), as people write them.
+    after = argparse.ArgumentParser(add_help=False)
+    _output_flags(after, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
-    status = commands.add_parser("status", help="the record(s) of an object key, s3:// URI or jobId")
+    status = commands.add_parser("status", parents=[after], help="the record(s) of an object key, s3:// URI or jobId")
     status.add_argument("target")
-    wait = commands.add_parser("wait", help="wait until an object's newest version (or a job) is terminal")
+    wait = commands.add_parser(
+        "wait", parents=[after], help="wait until an object's newest version (or a job) is terminal"
+    )
     wait.add_argument("target")
     wait.add_argument("--timeout", type=float, default=300.0)
     wait.add_argument("--interval", type=float, default=2.0)
-    listing = commands.add_parser("list", help="voiceprints of a group (the folder under voiceprints/), or of a label")
+    listing = commands.add_parser(
+        "list", parents=[after], help="voiceprints of a group (the folder under voiceprints/), or of a label"
+    )
     listing.add_argument("--group", help='e.g. "team-a/"; default: the top level, or every group with --label')
     listing.add_argument("--label")
     return parser
+
+
+def _output_flags(parser: argparse.ArgumentParser, default: object) -> None:
+    """--json and --voiceprint; after the subcommand their default is SUPPRESS, so one given before stays."""
+    parser.add_argument("--json", action="store_true", default=default, help="print the records as JSON")
+    parser.add_argument(
+        "--voiceprint",
+        action="store_true",
+        default=default,
+        help="include the voiceprint itself (biometric data; off by default)",
+    )
 
 
 def _api(args: argparse.Namespace) -> ResultsApi:

@@ -4,7 +4,7 @@ Every read is logged with the caller's identity, the route and what was asked fo
 
 API Gateway has already routed the request (the event's routeKey names the route, pathParameters fill it in), so
 the handler maps routeKey to a function. Powertools' Event Handler would route again, and importing it costs
-~45 ms of cold start (asyncio, AppSync, every resolver; docs/BENCHMARKS.md).
+cold start for asyncio, AppSync and every resolver (measured in docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations

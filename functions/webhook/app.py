@@ -43,7 +43,7 @@ service = WebhookService(
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The raw payload-v2 dict, not Powertools' event data class: importing that package loads every event
-    # class (~15 ms of a ~220 ms cold start, docs/BENCHMARKS.md) for four fields.
+    # class (its cost: docs/BENCHMARKS.md, "What the Powertools utilities we do not use would add") for four fields.
     request = WebhookRequest.from_http_api(
         event.get("body"),
         bool(event.get("isBase64Encoded")),

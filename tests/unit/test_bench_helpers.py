@@ -25,3 +25,16 @@ def test_item_size_follows_dynamodb_rules() -> None:
 def test_write_units_count_index_writes_and_item_size() -> None:
     assert cost.dynamodb_wru_per_job(3, 700) == 7  # claim, jobId, result (1 KB) + 4 index writes
     assert cost.dynamodb_wru_per_job(3, 3000) == 11  # a 3 KB result costs 3 units, in the table and in byGroup
+
+
+def test_a_budget_is_over_only_when_the_whole_interval_is_above_it() -> None:
+    from bench.stats import paired_ratio
+
+    floor = [100.0] * 21
+    assert paired_ratio([105.0 + i % 3 for i in range(21)], floor, 1.10).verdict == "within budget"
+    assert paired_ratio([125.0 + i % 3 for i in range(21)], floor, 1.10).verdict == "over budget"
+    # Half the pairs on each side of the budget: the interval straddles it.
+    straddling = paired_ratio([100.0 if i % 2 else 120.0 for i in range(21)], floor, 1.10)
+    assert straddling.verdict == "inconclusive"
+    assert straddling.low <= 1.10 <= straddling.high
+    assert (straddling.spread_low, straddling.spread_high, straddling.n) == (1.0, 1.2, 21)

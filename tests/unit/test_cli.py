@@ -36,3 +36,13 @@ def test_unreachable_api_message_escapes_the_target() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     main(["--local", "--api", url, "wait", "k\x1b[2J", "--timeout", "0"], out=out, err=err)
     assert "\x1b" not in err.getvalue()
+
+
+def test_output_flags_are_accepted_before_or_after_the_subcommand() -> None:
+    from voiceprint_cli.__main__ import _parser
+
+    for argv in (["--json", "list", "--group", "team-a/"], ["list", "--group", "team-a/", "--json"]):
+        args = _parser().parse_args(["--local", *argv])
+        assert (args.json, args.voiceprint, args.group) == (True, False, "team-a/")
+    args = _parser().parse_args(["--local", "status", "k", "--voiceprint"])
+    assert (args.json, args.voiceprint) == (False, True)

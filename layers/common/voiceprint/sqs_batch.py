@@ -2,7 +2,7 @@
 only the ones that raised are reported, so SQS deletes the rest and returns the failures after their visibility.
 
 Written here rather than used from Powertools' BatchProcessor: importing that module pulls in asyncio and every
-event data class, about 40 ms of the submit function's 260 ms cold start (docs/BENCHMARKS.md), for one loop.
+event data class (its cost on a cold start is measured in docs/BENCHMARKS.md), for one loop.
 Standard queues only (a FIFO queue would need the rest of the batch failed after the first failure).
 """
 
