@@ -9,6 +9,7 @@ make_venv .venv requirements-dev.txt
 install_resemblyzer_weights .venv
 make_venv .venv-tools requirements-tools.txt
 make_venv .venv-scan requirements-scan.txt
+make_venv .venv-awscli requirements-awscli.txt  # the README's `aws --endpoint-url ...` examples, run as written
 
 echo "== ruff"
 .venv/bin/ruff check .
