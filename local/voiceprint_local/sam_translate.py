@@ -14,27 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
+# Run as a script in the tools venv: the package's folder goes on the path for the shared template reader.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from voiceprint_local.template import read
 
 
 class _PolicyMap:
@@ -58,7 +40,7 @@ class _AnyName(dict):  # type: ignore[type-arg]
 def translate(path: Path) -> dict[str, Any]:
     from samtranslator.translator.transform import transform
 
-    template = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    template = read(path)
     for logical_id, resource in template["Resources"].items():
         props = resource.get("Properties", {})
         for uri in ("CodeUri", "ContentUri"):

@@ -33,9 +33,14 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+def read(path: Path) -> dict[str, Any]:
+    """A CloudFormation YAML file, intrinsics as their JSON form ({"Ref": ...}, {"Fn::Sub": ...})."""
+    return dict(yaml.load(path.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader subclass
+
+
 @lru_cache(maxsize=1)
 def load() -> dict[str, Any]:
-    return dict(yaml.load(TEMPLATE_PATH.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader subclass
+    return read(TEMPLATE_PATH)
 
 
 def resources(kind: str | None = None) -> dict[str, dict[str, Any]]:
