@@ -58,7 +58,7 @@ def readme_commands() -> list[str]:
             line = re.sub(r"\s+#\s.*$", "", line).strip()
             if line and not line.startswith("#"):
                 commands.append(line)
-    commands += [span for span in re.findall(r"`(scripts/[^`]+)`", text) if span.split()[0].count("/") == 1]
+    commands += [span for span in re.findall(r"`(scripts/[\w-]+(?:\.\w+)?(?: [^`]*)?)`", text)]
     return list(dict.fromkeys(commands))
 
 
@@ -95,6 +95,7 @@ def _shell(command: str, *, cwd: Path = ROOT, timeout: float = 900, env: dict[st
     return out.stdout
 
 
+@pytest.mark.timeout(600)  # a whole script run, venv included
 def test_the_run_command() -> None:
     out = _shell("scripts/run-local.sh")
     assert "records in DynamoDB table voiceprint-jobs-local" in out
@@ -102,12 +103,14 @@ def test_the_run_command() -> None:
     assert "events published on EventBridge" in out
 
 
+@pytest.mark.timeout(600)  # a whole script run, venv included
 def test_the_demo_with_real_embeddings() -> None:
     out = _shell("scripts/run-local.sh --embeddings")
     assert out.count("succeeded  voiceprint resemblyzer-v1:") == 3
     assert "Identification Ready" in out
 
 
+@pytest.mark.timeout(1800)  # a whole script run, venv included
 def test_the_small_reliability_run() -> None:
     committed = (ROOT / "docs" / "RELIABILITY.md").read_bytes()
     _shell("scripts/reliability.sh --burst-uploads 1000 --chaos-uploads 200 --seed 11", timeout=1500)
@@ -159,6 +162,7 @@ def _block_after(heading: str) -> list[str]:
     return [line for line in block.group(1).splitlines() if line.strip()]
 
 
+@pytest.mark.timeout(900)  # a whole script run, venv included
 def test_serve_and_the_commands_shown_with_it(serving: subprocess.Popen[str], tmp_path: Path) -> None:
     # The S3-client block: `export ...` then the AWS CLI, in a folder holding my-voice.wav, as the README assumes.
     (tmp_path / "my-voice.wav").write_bytes(wav_bytes(2.0, "carol"))
