@@ -34,7 +34,7 @@ NOT_RUN = {
     "scripts/voiceprint --api": "needs a deployed stack's API and AWS credentials",
     "aws secretsmanager": "creates secrets in an AWS account",
     "aws sqs start-message-move-task": "needs a deployed stack",
-    "sam build": "needs the SAM CLI on PATH; tests/build runs the same build with .venv-tools/bin/sam",
+    "sam build": "needs the SAM CLI on PATH; tests/artifacts runs the same build with .venv-tools/bin/sam",
     "sam deploy": "deploys to an AWS account",
 }
 # Commands run below, by prefix (the test that runs each is named).
