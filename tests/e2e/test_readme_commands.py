@@ -28,7 +28,7 @@ AWSCLI_BIN = ROOT / ".venv-awscli" / "bin"
 NOT_RUN = {
     "scripts/test.sh": "the test command itself: this test runs inside it",
     "scripts/bench.sh": "about 10 minutes; its output is docs/BENCHMARKS.md, regenerated with each change it measures",
-    "scripts/reliability.sh": "about 30 minutes; its output is docs/RELIABILITY.md (the small run below does run)",
+    "scripts/reliability.sh": "over an hour; its output is docs/RELIABILITY.md (the small run below does run)",
     "scripts/make_resemblyzer_reference.py": "needs torch and librosa (resemblyzer's own stack) to make the fixture",
     "scripts/voiceprint --stack": "needs a deployed stack and AWS credentials",
     "scripts/voiceprint --api": "needs a deployed stack's API and AWS credentials",
