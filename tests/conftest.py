@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from voiceprint_local import template
+from voiceprint_local import moto_patches, template
 
 # In Lambda these exist before any import; Powertools names child loggers (the layer modules') from them at import.
 for _name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):
@@ -87,6 +87,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws(aws_credentials: None) -> Iterator[Aws]:
+    moto_patches.aws_limits()  # what AWS refuses (400 KB items, 256 KB PutEvents, ...) is refused here too
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         ddb = boto3.client("dynamodb", region_name=REGION)

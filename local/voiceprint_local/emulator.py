@@ -85,6 +85,16 @@ class Delivery:
     duplicate: bool = False
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """A hostile answer, sent as given: any bytes (not necessarily JSON), optionally a few bytes at a time with a
+    pause between (a trickled body), each pause interrupted when the emulator stops."""
+
+    body: bytes
+    trickle_bytes: int = 0  # 0: all at once
+    trickle_seconds: float = 0.0
+
+
 @dataclass
 class Stats:
     requests: Counter[str] = field(default_factory=Counter)
@@ -96,6 +106,7 @@ class Stats:
     injected_errors: int = 0
     injected_timeouts: int = 0
     timeouts_by_url: Counter[str] = field(default_factory=Counter)  # which objects' answers were lost
+    trickled_bytes: int = 0  # of trickled raw answers, sent before the client gave up (or the end)
 
 
 def _iso(ts: float) -> str:
@@ -117,7 +128,7 @@ class Emulator:
         self.media: dict[str, bytes] = {}
         self.stats = Stats()
         self._deliveries: list[Delivery] = []
-        self._scripted: dict[str, deque[tuple[int, dict[str, Any] | None, dict[str, str]]]] = {}
+        self._scripted: dict[str, deque[tuple[int, dict[str, Any] | RawAnswer | None, dict[str, str]]]] = {}
         self._windows: dict[str, tuple[int, int]] = {}
         self._lock = threading.RLock()
         self._rng = random.Random(config.seed)
@@ -158,7 +169,7 @@ class Emulator:
         return f"http://127.0.0.1:{self._server.server_port}"
 
     # -- test knobs ----------------------------------------------------------------------------------------
-    def script(self, path: str, *answers: tuple[int, dict[str, Any] | None, dict[str, str]]) -> None:
+    def script(self, path: str, *answers: tuple[int, dict[str, Any] | RawAnswer | None, dict[str, str]]) -> None:
         """Answer the next requests to `path` with these (status, body, headers) before behaving normally."""
         with self._lock:
             self._scripted.setdefault(path, deque()).extend(answers)
@@ -211,7 +222,7 @@ class Emulator:
         with self._lock:
             return self._rng.random() < rate
 
-    def _next_scripted(self, path: str) -> tuple[int, dict[str, Any] | None, dict[str, str]] | None:
+    def _next_scripted(self, path: str) -> tuple[int, dict[str, Any] | RawAnswer | None, dict[str, str]] | None:
         with self._lock:
             queue = self._scripted.get(path)
             return queue.popleft() if queue else None
@@ -490,7 +501,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, answer, extra = emulator.handle(self.command, self.path, headers, body)
-            data = b"" if answer is None else json.dumps(answer).encode()
+            raw = answer if isinstance(answer, RawAnswer) else None
+            data = raw.body if raw else b"" if answer is None else json.dumps(answer).encode()
             with emulator._lock:
                 emulator.stats.answers[status] += 1
             self.send_response(status)
@@ -500,7 +512,16 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(data)  # fails only when the client gave up (its timeout)
+                if raw is None or not raw.trickle_bytes:
+                    self.wfile.write(data)  # fails only when the client gave up (its timeout)
+                    return
+                for start in range(0, len(data), raw.trickle_bytes):
+                    if start and emulator._stop.wait(raw.trickle_seconds):
+                        break
+                    self.wfile.write(data[start : start + raw.trickle_bytes])
+                    self.wfile.flush()
+                    with emulator._lock:
+                        emulator.stats.trickled_bytes += raw.trickle_bytes
 
         do_GET = do_POST = do_PUT = _serve
 

@@ -1,5 +1,6 @@
 """Where moto behaves in ways AWS never would, the local stack makes it behave as AWS does. Each patch is
-idempotent (every stack start applies them all) and keeps moto's original behind `__wrapped__`.
+idempotent (every stack start applies them all) and keeps moto's original behind `__wrapped__` (DynamoDB's behind
+`__moto_original__`, since its lock and its limits compose).
 
 - DynamoDB: an UpdateItem on a new item first stores its keys, then applies the update; a reader in another thread
   could see that keys-only item, which DynamoDB never shows. One lock makes every write and read atomic.
@@ -7,10 +8,15 @@ idempotent (every stack start applies them all) and keeps moto's original behind
   moto sends neither, which made local object identity the ETag (identical re-uploads looked like one version).
 - S3 notifies `ObjectRemoved:DeleteMarkerCreated` when a plain DELETE leaves a delete marker; moto sends nothing.
 - SQS reads its clock through datetimes on every message check: same values from time.time(), much faster.
+- AWS's size limits, which moto does not enforce (`aws_limits`): items over 400 KB (moto half-applies such an
+  UpdateItem: the SETs land, then it fails), index keys over 2,048 bytes (partition) or 1,024 bytes (sort) written by
+  UpdateItem, PutEvents requests over 256 KB, and S3 keys over 1,024 bytes. Refused as AWS refuses them, and an
+  UpdateItem that is refused changes nothing, stream included.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import threading
@@ -32,10 +38,20 @@ _DYNAMODB_CALLS = (
     "transact_get_items",
     "transact_write_items",
 )
+_DYNAMODB_PATCHES: set[str] = set()  # which of "lock" and "limits" are on
 _sequencer = itertools.count(int(time.time() * 1000) << 16)
 
 
+# AWS's limits (DynamoDB: Service quotas; EventBridge: PutEvents; S3: object key naming).
+ITEM_MAX_BYTES = 400 * 1024
+INDEX_HASH_KEY_MAX_BYTES = 2048
+INDEX_RANGE_KEY_MAX_BYTES = 1024
+PUT_EVENTS_MAX_BYTES = 256 * 1024
+S3_KEY_MAX_BYTES = 1024
+
+
 def apply() -> None:
+    aws_limits()
     atomic_dynamodb()
     s3_notifications_with_versions()
     s3_delete_marker_events()
@@ -43,20 +59,35 @@ def apply() -> None:
 
 
 def atomic_dynamodb() -> None:
+    _DYNAMODB_PATCHES.add("lock")
+    _install_dynamodb()
+
+
+def _install_dynamodb() -> None:
+    """(Re)install DynamoDB's wrappers from moto's originals: the limits inside, the lock outside."""
     from moto.dynamodb.models import DynamoDBBackend
 
     for name in _DYNAMODB_CALLS:
         method = getattr(DynamoDBBackend, name, None)
         if method is None:
             continue
-        original = getattr(method, "__wrapped__", method)
+        original = getattr(method, "__moto_original__", method)
+        wrapped = original
+        if name == "update_item" and "limits" in _DYNAMODB_PATCHES:
+            wrapped = _limited_update_item(original)
+        if "lock" in _DYNAMODB_PATCHES:
+            wrapped = _locked(wrapped)
+        wrapped.__moto_original__ = original
+        setattr(DynamoDBBackend, name, wrapped)
 
-        @functools.wraps(original)
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with DYNAMODB_LOCK:
-                return __original(self, *args, **kwargs)
 
-        setattr(DynamoDBBackend, name, locked)
+def _locked(call: Any) -> Any:
+    @functools.wraps(call)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with DYNAMODB_LOCK:
+            return call(self, *args, **kwargs)
+
+    return locked
 
 
 def s3_notifications_with_versions() -> None:
@@ -129,3 +160,115 @@ def speed_up_sqs_clock() -> None:
     unix_time.__wrapped__ = original  # type: ignore[attr-defined]
     namespace["unix_time"] = unix_time
     namespace["unix_time_millis"] = unix_time_millis
+
+
+def aws_limits() -> None:
+    """AWS's size limits where moto has none (module docstring). Idempotent, like every patch here."""
+    _dynamodb_update_limits()
+    _put_events_limit()
+    _s3_key_limit()
+
+
+def _dynamodb_update_limits() -> None:
+    _DYNAMODB_PATCHES.add("limits")
+    _install_dynamodb()
+
+
+def _limited_update_item(original: Any) -> Any:
+    from moto.dynamodb.exceptions import ItemSizeToUpdateTooLarge, MockValidationException
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    def refused(table: Any, new: Any) -> Exception | None:
+        if new is None:
+            return None
+        if new.size() > ITEM_MAX_BYTES:
+            return ItemSizeToUpdateTooLarge()
+        for names, limit, which in (
+            (table.hash_key_names, INDEX_HASH_KEY_MAX_BYTES, "hashkey"),
+            (table.range_key_names, INDEX_RANGE_KEY_MAX_BYTES, "rangekey"),
+        ):
+            for name in names:
+                value = new.attrs.get(name)
+                if isinstance(value, DynamoType) and value.size() > limit:
+                    return MockValidationException(
+                        "One or more parameter values were invalid: Size of "
+                        f"{which} has exceeded the maximum size limit of {limit} bytes"
+                    )
+        return None
+
+    @functools.wraps(original)
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        table = self.get_table(table_name)
+        hash_value, range_value = self.get_keys_value(table, key)
+        before = copy.deepcopy(table.get_item(hash_value, range_value))
+        shard, table.stream_shard = table.stream_shard, None  # the stream sees the update only if it stands
+        try:
+            try:
+                new = original(self, table_name, key, *args, **kwargs)
+                problem = refused(table, new)
+            except ItemSizeToUpdateTooLarge as exc:
+                problem = exc  # moto raised it half-way, after some SETs had landed
+            if problem is not None:
+                partition = table.items[hash_value] if table.has_range_key else table.items
+                slot = range_value if table.has_range_key else hash_value
+                if before is None:
+                    partition.pop(slot, None)
+                else:
+                    partition[slot] = before
+                raise problem
+        finally:
+            table.stream_shard = shard
+        if shard is not None:
+            shard.add(before, new)
+        return new
+
+    return update_item
+
+
+def _put_events_limit() -> None:
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+
+    original = getattr(EventsBackend.put_events, "__wrapped__", EventsBackend.put_events)
+
+    @functools.wraps(original)
+    def put_events(self: Any, events: list[dict[str, Any]]) -> Any:
+        if sum(put_events_entry_size(e) for e in events) > PUT_EVENTS_MAX_BYTES:
+            raise ValidationException("Total size of the entries in the request is over the limit.")
+        return original(self, events)
+
+    EventsBackend.put_events = put_events  # type: ignore[method-assign]
+
+
+def put_events_entry_size(entry: dict[str, Any]) -> int:
+    """An entry's size as EventBridge counts it (Time: 14 bytes; Source, DetailType, Detail, Resources: UTF-8)."""
+    size = 14 if entry.get("Time") else 0
+    for name in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(name) or "").encode())
+    return size + sum(len(str(r).encode()) for r in entry.get("Resources") or [])
+
+
+def _s3_key_limit() -> None:
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import S3Backend
+
+    class KeyTooLongError(S3ClientError):
+        def __init__(self) -> None:
+            super().__init__("KeyTooLongError", "Your key is too long")
+
+    def guard(name: str, key_arg: int, key_kw: str) -> None:
+        method = getattr(S3Backend, name)
+        original = getattr(method, "__wrapped__", method)
+
+        @functools.wraps(original)
+        def limited(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            key = kwargs.get(key_kw, args[key_arg] if len(args) > key_arg else "")
+            if len(str(key).encode()) > S3_KEY_MAX_BYTES:
+                raise KeyTooLongError()
+            return __original(self, *args, **kwargs)
+
+        setattr(S3Backend, name, limited)
+
+    guard("put_object", 1, "key_name")
+    guard("copy_object", 2, "dest_key_name")
+    guard("create_multipart_upload", 1, "key_name")

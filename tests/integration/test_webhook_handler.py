@@ -176,7 +176,13 @@ def test_missing_or_malformed_signature_headers(load_handler, aws, emulator, hea
 
 @pytest.mark.parametrize(
     "body",
-    [{"jobId": "", "status": "succeeded"}, {"status": "succeeded"}, {"jobId": "j", "status": "exploded"}, [1, 2]],
+    [
+        {"jobId": "", "status": "succeeded"},
+        {"status": "succeeded"},
+        {"jobId": "j", "status": 42},
+        {"jobId": "../x", "status": "running"},
+        [1, 2],
+    ],
 )
 def test_signed_but_malformed_payload_is_a_400(load_handler, aws, emulator, body) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)

@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from voiceprint.job_state import FailureCode, Outcome, Status, needs_output_fetch, outcome_from_job
+from voiceprint.job_state import (
+    MAX_MATCHES,
+    FailureCode,
+    InvalidOutput,
+    Outcome,
+    Status,
+    needs_output_fetch,
+    outcome_from_job,
+)
 
 
 def test_succeeded_with_voiceprint() -> None:
@@ -35,9 +45,46 @@ def test_running_states_are_not_terminal(status: str) -> None:
     assert not outcome.terminal
 
 
-def test_unknown_status_is_an_error() -> None:
-    with pytest.raises(ValueError, match="unknown job status"):
-        outcome_from_job("exploded", None)
+def test_a_status_outside_the_spec_means_still_running() -> None:
+    outcome = outcome_from_job("queued", {"voiceprint": "vp"})
+    assert outcome == Outcome("queued", Status.SUBMITTED)
+    assert len(outcome_from_job("q" * 5000, None).vendor_status) <= 40  # stored, so capped
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        {"voiceprint": 42},
+        {"voiceprint": "v" * 20_001},
+        {"identification": "everyone"},
+        {"identification": [1, 2]},
+        {"identification": [], "voiceprints": [{"speaker": 7, "match": None, "confidence": {}}]},
+        {"identification": [], "voiceprints": [{"speaker": "S0", "match": ["a"], "confidence": {}}]},
+        {"identification": [], "voiceprints": [{"speaker": "S0", "match": "a", "confidence": {"a": "high"}}]},
+        {"identification": [], "voiceprints": [{"speaker": "S0", "match": "a", "confidence": [1]}]},
+        {"identification": [], "voiceprints": ["S0"]},
+        {"identification": [], "diarization": {"start": 0}},
+    ],
+)
+def test_an_output_with_the_wrong_types_is_invalid_not_guessed_at(output: dict[str, object]) -> None:
+    with pytest.raises(InvalidOutput):
+        outcome_from_job("succeeded", output)
+
+
+def test_the_matches_summary_is_capped_to_fit_the_record() -> None:
+    speakers = [{"speaker": "S" * 500, "match": "L" * 500, "confidence": {"L" * 500: 90}} for _ in range(5000)]
+    outcome = outcome_from_job("succeeded", {"identification": [], "voiceprints": speakers})
+    matches = json.loads(outcome.matches or "[]")
+    assert len(matches) == MAX_MATCHES
+    assert {len(m["speaker"]) for m in matches} == {100}
+    assert {len(m["match"]) for m in matches} == {100}
+    assert len((outcome.matches or "").encode()) < 60_000
+
+
+def test_vendor_text_is_capped_before_it_is_stored() -> None:
+    outcome = outcome_from_job("failed", {"error": "e" * 300_000, "warning": "w" * 300_000})
+    assert len(outcome.reason or "") <= 1100
+    assert len(outcome.warning or "") <= 1000
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 
 from voiceprint.pyannote_client import (
     AccountError,
+    InvalidAnswer,
     JobNotFound,
     PyannoteClient,
     RateLimited,
@@ -18,7 +19,7 @@ from voiceprint.pyannote_client import (
     TransientError,
 )
 from voiceprint_local import openapi_spec
-from voiceprint_local.emulator import Emulator, EmulatorConfig
+from voiceprint_local.emulator import Emulator, EmulatorConfig, RawAnswer
 
 KEY = "client-test-key"
 
@@ -118,7 +119,12 @@ def test_wrong_key_is_an_account_error(emu: Emulator) -> None:
         ((402, {"requestId": "r", "message": "Subscription is required"}, {}), AccountError, 402),
         ((500, {"message": "oops"}, {}), TransientError, 500),
         ((503, None, {}), TransientError, 503),
-        ((200, {"status": "created"}, {}), TransientError, 200),  # no jobId: cannot be recorded
+        # A 200 created (and billed) a job: an answer we cannot record is never retried, which would pay again.
+        ((200, {"status": "created"}, {}), InvalidAnswer, 200),
+        ((200, {"jobId": "j" * 201, "status": "created"}, {}), InvalidAnswer, 200),  # past any index key
+        ((200, {"jobId": "../../admin", "status": "created"}, {}), InvalidAnswer, 200),
+        ((200, {"jobId": 12345, "status": "created"}, {}), InvalidAnswer, 200),
+        ((200, RawAnswer(b"<html>ok</html>"), {}), InvalidAnswer, 200),
     ],
 )
 def test_error_answers(emu: Emulator, client: PyannoteClient, answer, error, status: int) -> None:
@@ -172,3 +178,58 @@ def test_read_timeout_is_transient_and_not_retried(emu: Emulator) -> None:
     emu.config.latency_seconds = 0
     # A timed-out POST may have created a job: it must not be sent again from here (no idempotency key).
     assert emu.stats.requests["POST /v1/voiceprint"] == 1
+
+
+def test_a_created_jobs_warning_is_cleaned_and_capped(emu: Emulator, client: PyannoteClient) -> None:
+    warning = "see https://bucket.s3.amazonaws.com/a.wav?X-Amz-Signature=secret " + "w" * 420_000
+    emu.script("/v1/voiceprint", (200, {"jobId": "3c8a89a5-dcc6", "status": "created", "warning": warning}, {}))
+    job = client.submit_voiceprint("https://x", webhook=None, model=None)
+    assert job.job_id == "3c8a89a5-dcc6"
+    assert job.warning is not None
+    assert len(job.warning) <= 1000
+    assert "secret" not in job.warning
+
+
+def test_an_unknown_status_of_a_created_job_reads_as_created(emu: Emulator, client: PyannoteClient) -> None:
+    emu.script("/v1/voiceprint", (200, {"jobId": "j-1", "status": "queued"}, {}))
+    assert client.submit_voiceprint("https://x", webhook=None, model=None).status == "created"
+
+
+def test_the_answer_for_another_job_is_refused(emu: Emulator, client: PyannoteClient) -> None:
+    emu.script("/v1/jobs/job-a", (200, {"jobId": "job-b", "status": "succeeded", "output": {"voiceprint": "B"}}, {}))
+    with pytest.raises(InvalidAnswer, match="another job"):
+        client.get_job("job-a")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"jobId": "job-a"}, {"jobId": "job-a", "status": 3}, {"jobId": "job-a", "status": "succeeded", "output": [1]}],
+)
+def test_a_job_answer_outside_the_spec_is_refused(emu: Emulator, client: PyannoteClient, answer) -> None:
+    emu.script("/v1/jobs/job-a", (200, answer, {}))
+    with pytest.raises(InvalidAnswer):
+        client.get_job("job-a")
+
+
+def test_an_unknown_job_status_is_passed_on(emu: Emulator, client: PyannoteClient) -> None:
+    emu.script("/v1/jobs/job-a", (200, {"jobId": "job-a", "status": "queued"}, {}))
+    assert client.get_job("job-a").status == "queued"
+
+
+def test_an_answer_over_the_size_cap_is_not_read(emu: Emulator) -> None:
+    client = PyannoteClient(emu.url, lambda: KEY, timeout_seconds=2, max_answer_bytes=1000)
+    big = {"jobId": "job-a", "status": "succeeded", "output": {"voiceprint": "v" * 5000}}
+    emu.script("/v1/jobs/job-a", (200, big, {}), (200, {"jobId": "job-a", "status": "running"}, {}))
+    with pytest.raises(InvalidAnswer, match="over the cap"):
+        client.get_job("job-a")
+    assert client.get_job("job-a").status == "running"  # the refused answer's connection served nothing more
+
+
+def test_a_trickled_answer_ends_at_the_requests_deadline(emu: Emulator) -> None:
+    """One byte every 0.2 s never trips a per-read timeout; the whole request's deadline (1 s) ends it."""
+    client = PyannoteClient(emu.url, lambda: KEY, timeout_seconds=1)
+    body = json.dumps({"jobId": "job-a", "status": "running", "pad": "p" * 200}).encode()
+    emu.script("/v1/jobs/job-a", (200, RawAnswer(body, trickle_bytes=1, trickle_seconds=0.2), {}))
+    with pytest.raises(TransientError, match="no whole answer within 1 s"):
+        client.get_job("job-a")
+    assert 0 < emu.stats.trickled_bytes < len(body)

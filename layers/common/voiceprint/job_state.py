@@ -54,6 +54,7 @@ class FailureCode(StrEnum):
     TOO_MANY_VOICEPRINTS = "too_many_voiceprints"
     INVALID_KEY = "invalid_key"  # '.', '..' or empty path segments: no URL can name the object as it is
     HEADER_MISMATCH = "header_mismatch"  # the header's duration contradicts the object's size
+    VENDOR_INVALID = "vendor_invalid"  # pyannoteAI's answers for the job were outside its spec, again and again
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,33 @@ class Outcome:
 
 # The parts of an identification's output we keep (openapi.json IdentificationJobOutput).
 IDENTIFICATION_FIELDS = ("diarization", "exclusiveDiarization", "identification", "voiceprints", "confidence")
+# Voiceprint.voiceprint: at most 20,000 characters (openapi.json); a longer one could never be sent back to identify.
+MAX_VOICEPRINT_CHARS = 20_000
+# The matches summary stays on the record (DynamoDB items stop at 400 KB): this many speakers at most.
+MAX_MATCHES = 200
+_MAX_NAME = 100  # speaker and label names in the summary (labels are at most 100 characters)
+
+
+class InvalidOutput(ValueError):
+    """A job output whose shape is not the spec's (wrong types): not stored, and not to be guessed at."""
+
+
+def _check_identification(output: Mapping[str, Any]) -> None:
+    for name in ("identification", "diarization", "exclusiveDiarization", "voiceprints"):
+        value = output.get(name)
+        if value is None and name != "identification":
+            continue
+        if not isinstance(value, list) or not all(isinstance(entry, Mapping) for entry in value):
+            raise InvalidOutput(f"output.{name} is not a list of objects")
+    for entry in output.get("voiceprints") or []:
+        match, confidence = entry.get("match"), entry.get("confidence")
+        if not isinstance(entry.get("speaker"), str) or not (match is None or isinstance(match, str)):
+            raise InvalidOutput("output.voiceprints[]: speaker and match must be strings")
+        if confidence is not None and not (
+            isinstance(confidence, Mapping)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in confidence.values())
+        ):
+            raise InvalidOutput("output.voiceprints[].confidence must map labels to numbers")
 
 
 def _has_result(output: Mapping[str, Any] | None) -> bool:
@@ -130,12 +158,16 @@ def _has_result(output: Mapping[str, Any] | None) -> bool:
 def _matches(output: Mapping[str, Any]) -> str:
     """Who was recognised: per diarization speaker, the matched label (or null) and its confidence."""
     found = []
-    for entry in output.get("voiceprints") or []:
-        if not isinstance(entry, Mapping):
-            continue
+    for entry in (output.get("voiceprints") or [])[:MAX_MATCHES]:
         match = entry.get("match") or None
         confidence = (entry.get("confidence") or {}).get(match) if match else None
-        found.append({"speaker": entry.get("speaker"), "match": match, "confidence": confidence})
+        found.append(
+            {
+                "speaker": str(entry["speaker"])[:_MAX_NAME],
+                "match": match and match[:_MAX_NAME],
+                "confidence": confidence,
+            }
+        )
     return json.dumps(found, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -147,16 +179,20 @@ def needs_output_fetch(vendor_status: str, output: Mapping[str, Any] | None) -> 
 
 
 def outcome_from_job(vendor_status: str, output: Mapping[str, Any] | None) -> Outcome:
-    """Map a vendor job (status + output) onto our record's state."""
+    """Map a vendor job (status + output) onto our record's state. A status the spec does not list means the job
+    is still running (the vendor may add one); an output with the wrong types raises InvalidOutput."""
     if vendor_status not in VENDOR_STATUSES:
-        raise ValueError(f"unknown job status {vendor_status!r}")
+        return Outcome(redact(vendor_status, 40), Status.SUBMITTED)
     output = output or {}
     warning = redact(output["warning"]) if isinstance(output.get("warning"), str) else None
     if vendor_status == "succeeded":
         voiceprint = output.get("voiceprint")
-        if isinstance(voiceprint, str) and voiceprint:
+        if voiceprint is not None and not (isinstance(voiceprint, str) and len(voiceprint) <= MAX_VOICEPRINT_CHARS):
+            raise InvalidOutput("output.voiceprint is not a string of at most 20,000 characters")
+        if voiceprint:
             return Outcome(vendor_status, Status.SUCCEEDED, voiceprint=voiceprint, warning=warning)
-        if isinstance(output.get("identification"), list):
+        if "identification" in output:
+            _check_identification(output)
             kept = {name: output[name] for name in IDENTIFICATION_FIELDS if name in output}
             result = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
             return Outcome(vendor_status, Status.SUCCEEDED, result=result, matches=_matches(output), warning=warning)

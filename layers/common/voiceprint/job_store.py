@@ -395,6 +395,26 @@ class JobStore:
             return ApplyResult.SUPERSEDED
         return ApplyResult.DUPLICATE
 
+    def record_poll_error(self, keys: Mapping[str, str], job_id: str, *, reason: str, now: float) -> int | None:
+        """Count an answer about `job_id` that could not be settled and move the record to the back of the poll
+        queue; returns the count so far, None if the record is no longer this job's or is already settled."""
+        terminal_values = {f":t{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
+        try:
+            item = self._update(
+                keys,
+                set_={"lastError": reason, "pendingSince": int(now), "updatedAt": int(now)},
+                add={"pollErrors": 1},
+                condition=f"jobId = :jid AND NOT (#st IN ({', '.join(terminal_values)}))",
+                cond_values={":jid": job_id, **terminal_values},
+                names={"#st": "status"},
+                return_new=True,
+            )
+        except Exception as exc:
+            if _is_conditional_failure(exc):
+                return None
+            raise
+        return int((item or {}).get("pollErrors", 1))
+
     def delete(self, keys: Mapping[str, str]) -> dict[str, Any] | None:
         """Remove a record (its source object was deleted); returns what it held, None if there was none."""
         resp = self._ddb.delete_item(TableName=self._table, Key=_to_ddb(keys), ReturnValues="ALL_OLD")

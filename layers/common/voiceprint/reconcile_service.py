@@ -13,14 +13,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from voiceprint.job_state import FailureCode, Outcome, Status, outcome_from_job
 from voiceprint.job_store import ApplyResult, JobStore
 from voiceprint.pyannote_client import JobNotFound, PyannoteClient, RateLimited, TransientError
+from voiceprint.redaction import redact
 from voiceprint.result_store import ResultStore
 from voiceprint.settings import Settings
+from voiceprint.settlement import settle
 
 logger = Logger(child=True)
 metrics = Metrics()
 
 PAGE_SIZE = 100
 MAX_PAGES = 100  # 10,000 records examined per run at most, whatever the poll budget
+# A record whose answers cannot be settled this many times (outside the spec, too large, a write DynamoDB refuses)
+# is failed as vendor_invalid: by then a vendor fix or an operator is needed, not another poll.
+FAIL_AFTER_ERRORS = 3
 
 
 @dataclass
@@ -75,8 +80,16 @@ class ReconcileService:
             ):
                 break  # this run's job-read or time budget; the next run carries on from the oldest again
             report.examined += 1
+            keys = {"pk": item["pk"], "sk": item["sk"]}
             try:
-                outcome = self._outcome_for(item, now, report)
+                result, outcome = settle(
+                    self._store,
+                    self._results,
+                    keys,
+                    str(item["jobId"]),
+                    self._outcome_for(item, now, report),
+                    now=self._clock(),
+                )
             except RateLimited:
                 # Job reads are rate limited too: stop here, the next scheduled run carries on.
                 report.throttled = True
@@ -86,13 +99,9 @@ class ReconcileService:
                 report.errors += 1
                 continue
             except Exception as exc:  # noqa: BLE001 - one odd record must not stop the run for every newer one
-                logger.error("could not settle a record", extra={"error_type": type(exc).__name__})
-                metrics.add_metric(name="ReconcileErrors", unit=MetricUnit.Count, value=1)
                 report.errors += 1
+                self._record_error(keys, str(item["jobId"]), exc, report)
                 continue
-            keys = {"pk": item["pk"], "sk": item["sk"]}
-            outcome = self._results.place(str(item["jobId"]), outcome)
-            result = self._store.apply_outcome(keys, str(item["jobId"]), outcome, now=self._clock())
             if outcome.terminal and result is ApplyResult.APPLIED:
                 report.count(outcome.failure_code.value if outcome.failure_code else outcome.status.value)
                 metrics.add_metric(
@@ -107,6 +116,27 @@ class ReconcileService:
         metrics.add_metric(name="OldestPendingAgeSeconds", unit=MetricUnit.Seconds, value=report.oldest_pending_seconds)
         logger.info("reconcile run done", extra={"report": report.__dict__})
         return report
+
+    def _record_error(self, keys: dict[str, str], job_id: str, exc: Exception, report: ReconcileReport) -> None:
+        """Count the error on the record and move it to the back of the queue; fail it after FAIL_AFTER_ERRORS."""
+        reason = redact(f"{type(exc).__name__}: {exc}", 300)
+        logger.error("could not settle a record", extra={"job_id": job_id, "error": reason})
+        metrics.add_metric(name="ReconcileErrors", unit=MetricUnit.Count, value=1)
+        try:
+            errors = self._store.record_poll_error(keys, job_id, reason=reason, now=self._clock())
+            if errors is None or errors < FAIL_AFTER_ERRORS:
+                return
+            failed = Outcome(
+                "invalid",
+                Status.FAILED,
+                failure_code=FailureCode.VENDOR_INVALID,
+                reason=f"pyannoteAI's answers for the job could not be used {errors} times; last: {reason}",
+            )
+            if self._store.apply_outcome(keys, job_id, failed, now=self._clock()) is ApplyResult.APPLIED:
+                report.count(FailureCode.VENDOR_INVALID.value)
+                metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+        except Exception as again:  # noqa: BLE001 - the next run sees the record again
+            logger.error("could not record the error", extra={"job_id": job_id, "error_type": type(again).__name__})
 
     def _outcome_for(self, item: dict[str, Any], now: float, report: ReconcileReport) -> Outcome:
         job_id = str(item["jobId"])

@@ -15,12 +15,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from voiceprint import backoff, identify_candidates, s3_notifications, source_key, submission_checks, webhook_ref
 from voiceprint.audio_probe import RangedReader
-from voiceprint.job_state import FailureCode, Kind
+from voiceprint.job_state import FailureCode, Kind, Outcome
 from voiceprint.job_store import Claim, ClaimHeld, JobStore, LostClaim
 from voiceprint.object_ref import ObjectRef, record_keys
 from voiceprint.object_source import FIRST_BLOCK_BYTES, ObjectGone, ObjectRead, ObjectSource
 from voiceprint.pyannote_client import (
     AccountError,
+    InvalidAnswer,
     JobCreated,
     PyannoteClient,
     RateLimited,
@@ -247,16 +248,15 @@ class SubmitService:
             self._retry(ref, claim, receive_count, str(exc), exc.retry_after, throttled=True)
         except (TransientError, AccountError) as exc:
             self._retry(ref, claim, receive_count, str(exc), None, throttled=False)
+        except InvalidAnswer as exc:
+            # A 200 whose body cannot be used: a job may exist and be billed, so this version is never POSTed again.
+            reason = redact(str(exc))
+            logger.error("pyannoteAI's answer to the submission is outside its spec", extra={"reason": reason})
+            metrics.add_metric(name="VendorInvalidAnswers", unit=MetricUnit.Count, value=1)
+            self._store.mark_failed(ref, claim, code=FailureCode.VENDOR_INVALID, reason=reason, now=self._clock())
+            return "refused:vendor_invalid"
 
-        early = self._store.record_submitted(
-            ref,
-            claim,
-            job_id=job.job_id,
-            vendor_status=job.status,
-            warning=job.warning,
-            now=self._clock(),
-            details=details,
-        )
+        early = self._record_job(ref, claim, job, details)
         logger.set_correlation_id(job.job_id)
         logger.info("job submitted", extra={"job_id": job.job_id, "attempt": claim.attempt})
         metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
@@ -264,6 +264,49 @@ class SubmitService:
             self._store.apply_outcome(ref.keys, job.job_id, early, now=self._clock())
             logger.info("applied a webhook that arrived before the job was recorded")
         return "submitted"
+
+    def _record_job(self, ref: ObjectRef, claim: Claim, job: JobCreated, details: Mapping[str, Any]) -> Outcome | None:
+        """Record the paid job. Should the write fail (anything but a lost claim), the claim must not stay
+        `submitting`, or its return after the lease would POST, and pay, again: the job is recorded without its
+        warning (the only part of unbounded origin), else the record fails with the jobId in its reason."""
+        try:
+            return self._store.record_submitted(
+                ref,
+                claim,
+                job_id=job.job_id,
+                vendor_status=job.status,
+                warning=job.warning,
+                now=self._clock(),
+                details=details,
+            )
+        except LostClaim:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the job exists: whatever failed, it must be written down
+            logger.error(
+                "job created but not recorded; recording it without its warning",
+                extra={"job_id": job.job_id, "error_type": type(exc).__name__},
+            )
+            metrics.add_metric(name="JobRecordErrors", unit=MetricUnit.Count, value=1)
+        try:
+            return self._store.record_submitted(
+                ref,
+                claim,
+                job_id=job.job_id,
+                vendor_status=job.status,
+                warning=None,
+                now=self._clock(),
+                details=details,
+            )
+        except LostClaim:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            logger.error(
+                "job created but not recorded; failing the record",
+                extra={"job_id": job.job_id, "error_type": type(exc).__name__},
+            )
+        reason = f"pyannoteAI job {job.job_id} was created but could not be recorded; not resubmitted"
+        self._store.mark_failed(ref, claim, code=FailureCode.VENDOR_INVALID, reason=reason, now=self._clock())
+        return None
 
     def _post(self, kind: Kind, url: str, webhook: str | None, candidates: list[dict[str, str]]) -> JobCreated:
         if kind is Kind.VOICEPRINT:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any, TypeGuard
+
 from voiceprint.job_state import Kind
 
 # POST /v1/voiceprint
@@ -18,6 +21,12 @@ MAX_LABEL_LENGTH = 100
 RESERVED_LABEL_PREFIX = "speaker_"
 # A jobId longer than this is not one of the vendor's (they are UUIDs); index keys stop at 2,048 bytes anyway.
 MAX_JOB_ID_LENGTH = 200
+# The spec gives jobIds no pattern; its examples are UUIDs. Characters outside these would be unsafe in URLs and logs.
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+
+
+def valid_job_id(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= MAX_JOB_ID_LENGTH and _JOB_ID.fullmatch(value) is not None
 
 
 def max_bytes(kind: Kind) -> int:

@@ -14,13 +14,22 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from voiceprint import webhook_ref, webhook_signature
-from voiceprint.job_state import VENDOR_STATUSES, Outcome, Status, needs_output_fetch, outcome_from_job
+from voiceprint.job_state import (
+    VENDOR_STATUSES,
+    InvalidOutput,
+    Outcome,
+    Status,
+    needs_output_fetch,
+    outcome_from_job,
+)
 from voiceprint.job_store import ApplyResult, JobStore
 from voiceprint.object_ref import keys_from_token
+from voiceprint.redaction import redact
 from voiceprint.result_store import ResultStore
 from voiceprint.secret_source import SecretSource
 from voiceprint.settings import Settings
-from voiceprint.vendor_limits import MAX_JOB_ID_LENGTH
+from voiceprint.settlement import settle
+from voiceprint.vendor_limits import valid_job_id
 
 if TYPE_CHECKING:
     from voiceprint.pyannote_client import PyannoteClient
@@ -127,9 +136,18 @@ class WebhookService:
                 return WebhookResponse(503, {"message": "output not available yet, retry"})
             if job is not None:
                 vendor_status, output = job.status, job.output
-        outcome = self._results.place(job_id, outcome_from_job(vendor_status, output))
+        try:
+            outcome = outcome_from_job(vendor_status, output)
+        except InvalidOutput as exc:
+            # Signed, so from pyannoteAI, but unusable: acknowledged (a retry would bring the same), logged, and
+            # left to the poller, which fails the record as vendor_invalid if its answers stay this way.
+            logger.error("webhook output outside the spec; left to the poller", extra={"error": str(exc)})
+            metrics.add_metric(name="WebhooksInvalidOutput", unit=MetricUnit.Count, value=1)
+            return WebhookResponse(202, {"result": "invalid_output"})
         # Only a ref bound to this stack may leave a result on a record that has no jobId yet (an early webhook).
-        result = self._store.apply_outcome(keys, job_id, outcome, now=self._clock(), allow_early=bound)
+        result, outcome = settle(
+            self._store, self._results, keys, job_id, outcome, now=self._clock(), allow_early=bound
+        )
         self._count(result, outcome)
         logger.info("webhook applied", extra={"result": result.value, "status": outcome.status.value})
         return WebhookResponse(200, {"result": result.value})
@@ -156,10 +174,11 @@ class WebhookService:
         if not isinstance(data, dict):
             return None
         job_id, status, output = data.get("jobId"), data.get("status"), data.get("output")
-        if not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_JOB_ID_LENGTH:
+        if not valid_job_id(job_id) or not isinstance(status, str):
             return None
         if status not in VENDOR_STATUSES:
-            return None
+            # A status the spec does not list (yet): the job is treated as still running, and the poller settles it.
+            status = redact(status, 40)
         if output is not None and not isinstance(output, dict):
             return None
         return job_id, status, output
