@@ -76,7 +76,11 @@ def test_a_record_whose_answers_stay_invalid_is_failed_as_vendor_invalid(
 ) -> None:
     _submit(load_handler, aws, "odd.wav")
     job = _job_of(emulator, "odd.wav")
-    odd = (200, {"jobId": job, "status": "succeeded", "output": {"voiceprint": 42}}, {})
+    odd: tuple[int, dict[str, Any], dict[str, str]] = (
+        200,
+        {"jobId": job, "status": "succeeded", "output": {"voiceprint": 42}},
+        {},
+    )
     emulator.script(f"/v1/jobs/{job}", odd, odd, odd, odd)
     for run in range(3):
         report = _reconcile(load_handler, monkeypatch, after=901 * (run + 1))
