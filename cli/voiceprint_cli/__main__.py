@@ -1,9 +1,11 @@
 """voiceprint status|wait|list: the results of the pipeline, from the results API (deployed or local).
+voiceprint replay-events: publish the events of the records changed in a time range again (an operator's tool).
 
     voiceprint --stack my-voiceprints status voiceprints/alice.wav
     voiceprint --api https://abc123.execute-api.eu-west-1.amazonaws.com wait identify/team/standup.wav
     voiceprint --local list --group team/
     voiceprint --local --voiceprint --json status voiceprints/alice.wav   (the voiceprint itself, only when asked)
+    voiceprint --stack my-voiceprints replay-events --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z
 
 Exit codes: 0 succeeded (or found), 1 failed, 2 timed out or not found, 3 usage or API error.
 """
@@ -52,7 +54,64 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--group", help='e.g. "team-a/"; default: the top level, or every group with --label')
     listing.add_argument("--label")
+    replay = commands.add_parser(
+        "replay-events",
+        help="publish again the events of the records changed in [--since, --until] (reads the table, writes the "
+        "bus, with your credentials: needs --stack or --local, or --table and --bus)",
+    )
+    replay.add_argument("--since", required=True, type=_instant, help="ISO 8601 (UTC if no zone) or epoch seconds")
+    replay.add_argument("--until", type=_instant, default=None, help="default: now")
+    replay.add_argument("--table", help="the JobsTableName output (default: from --stack)")
+    replay.add_argument("--bus", help="the EventBusName output (default: from --stack)")
     return parser
+
+
+def _instant(text: str) -> float:
+    from datetime import UTC, datetime
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r}") from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def replay_events(args: argparse.Namespace, out: TextIO) -> int:
+    import boto3
+
+    from voiceprint.event_publisher import EventPublisher
+    from voiceprint.event_replay import replay
+    from voiceprint.job_store import JobStore
+
+    table, bus, endpoint = args.table, args.bus, None
+    session = boto3.Session(region_name=args.region)
+    if args.local:
+        from voiceprint_local.stack import ACCESS_KEY, EVENT_BUS, REGION, SECRET_KEY, TABLE
+
+        table, bus, endpoint = table or TABLE, bus or EVENT_BUS, "http://127.0.0.1:4566"
+        session = boto3.Session(region_name=REGION, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    if args.stack and not (table and bus):
+        outputs = session.client("cloudformation").describe_stacks(StackName=args.stack)
+        found = {o["OutputKey"]: o["OutputValue"] for o in outputs["Stacks"][0].get("Outputs", [])}
+        table, bus = table or found.get("JobsTableName"), bus or found.get("EventBusName")
+    if not table or not bus:
+        raise SystemExit(
+            "replay-events reads the table and writes the bus: --stack NAME, --local, or --table and --bus"
+        )
+    until = args.until if args.until is not None else time.time()
+    store = JobStore(session.client("dynamodb", endpoint_url=endpoint), table, retention_days=0)
+    publisher = EventPublisher(session.client("events", endpoint_url=endpoint), bus)
+    report = replay(store, publisher, since=args.since, until=until)
+    out.write(
+        f"{report.examined} records examined, {report.published} events published"
+        + ("" if report.complete else f", {report.not_published} not published: run the same range again")
+        + "\n"
+    )
+    return 0 if report.complete else 2
 
 
 def _output_flags(parser: argparse.ArgumentParser, default: object) -> None:
@@ -150,6 +209,8 @@ def wait(
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "replay-events":
+        return replay_events(args, out)
     try:
         api = _api(args)
         if args.command == "status":

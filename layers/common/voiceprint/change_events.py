@@ -23,6 +23,10 @@ from voiceprint.job_state import TERMINAL, Kind, Status
 
 SOURCE = "voiceprint-pipeline"
 SCHEMA_VERSION = 1
+# A detail larger than this loses its matches first (their count stays), then everything but the record's identity
+# (the results API has the rest). Four such events fill a PutEvents request (256 KB): the publisher batches by bytes.
+MAX_DETAIL_BYTES = 64 * 1024
+IDENTITY = ("schemaVersion", "kind", "status", "bucket", "key", "versionId", "jobId", "group", "eventId")
 # TTL deletions are made by DynamoDB itself and say so in the stream record.
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
@@ -99,13 +103,35 @@ def detail_type_of(item: Mapping[str, Any]) -> str | None:
     return f"{_NAMES[_kind(item)]} {'Ready' if status == Status.SUCCEEDED.value else 'Failed'}"
 
 
+def stub_of(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's identity alone, marked `truncated`: read the rest from the results API."""
+    return {**{name: detail.get(name) for name in IDENTITY if name in detail}, "truncated": True}
+
+
+def _text(detail: Mapping[str, Any]) -> str:
+    return json.dumps(detail, separators=(",", ":"), ensure_ascii=False)
+
+
+def capped(detail: Mapping[str, Any]) -> str:
+    """The detail as published: whole if small enough, else without its matches, else its stub."""
+    text = _text(detail)
+    if len(text.encode()) <= MAX_DETAIL_BYTES:
+        return text
+    if "matches" in detail:
+        lighter = {**detail, "matches": [], "matchesOmitted": len(detail["matches"]), "truncated": True}
+        text = _text(lighter)
+        if len(text.encode()) <= MAX_DETAIL_BYTES:
+            return text
+    return _text(stub_of(detail))
+
+
 def entry(detail_type: str, detail: Mapping[str, Any], bus_name: str) -> dict[str, Any]:
     """A PutEvents entry; `resources` carries the object's ARN so rules can match on it."""
     resources = [f"arn:aws:s3:::{detail['bucket']}/{detail['key']}"] if detail.get("bucket") else []
     return {
         "Source": SOURCE,
         "DetailType": detail_type,
-        "Detail": json.dumps(detail, separators=(",", ":"), ensure_ascii=False),
+        "Detail": capped(detail),
         "EventBusName": bus_name,
         "Resources": resources,
     }

@@ -1,16 +1,24 @@
-"""Publishes the change stream's news on EventBridge (PutEvents, 10 entries a call) and reports what failed in
-the form a DynamoDB stream event source expects: the first failed record's sequence number, from which Lambda
-retries (and, after its retry limit, sends the batch's description to the on-failure destination)."""
+"""Publishes the change stream's news on EventBridge and reports what failed in the form a DynamoDB stream event
+source expects: the first failed record's sequence number, from which Lambda retries (and, after its retry limit,
+sends the batch's description to the on-failure destination).
+
+PutEvents takes at most 10 entries and 256 KB a request, so entries are batched by both. An entry EventBridge
+refuses for good (not a throttle or an internal error: retrying cannot help) is replaced by its stub, the record's
+identity without its details, so one unpublishable record neither blocks the stream nor takes its neighbours
+with it; consumers read the rest from the results API, and `voiceprint replay-events` can publish it again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from voiceprint import change_events
+from voiceprint.aws_errors import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -19,6 +27,30 @@ logger = Logger(child=True)
 metrics = Metrics()
 
 PUT_EVENTS_MAX = 10
+PUT_EVENTS_MAX_BYTES = 256 * 1024
+# Entry errors worth retrying from the stream; any other is the entry's own fault.
+RETRYABLE = frozenset({"InternalFailure", "InternalException", "ThrottlingException", "ServiceUnavailable"})
+
+
+@dataclass(frozen=True)
+class Pending:
+    sequence: str  # the stream record's sequence number ("" for a replay)
+    detail_type: str
+    detail: dict[str, Any]
+
+    def entry(self, bus: str) -> dict[str, Any]:
+        return change_events.entry(self.detail_type, self.detail, bus)
+
+    def stub(self, bus: str) -> dict[str, Any]:
+        return change_events.entry(self.detail_type, change_events.stub_of(self.detail), bus)
+
+
+def entry_size(entry: Mapping[str, Any]) -> int:
+    """An entry's size as EventBridge counts it toward the 256 KB of a request."""
+    size = 14 if entry.get("Time") else 0
+    for name in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(name) or "").encode())
+    return size + sum(len(str(r).encode()) for r in entry.get("Resources") or [])
 
 
 def _event_id(record: Mapping[str, Any], detail_type: str) -> str:
@@ -32,27 +64,82 @@ class EventPublisher:
         self._bus = bus_name
 
     def publish(self, records: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
-        pending: list[tuple[str, dict[str, Any]]] = []
+        pending: list[Pending] = []
         for record in records:
             news = change_events.event_for(record)
             if news is None:
                 continue
             detail_type, detail = news
             detail["eventId"] = _event_id(record, detail_type)
-            sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
-            pending.append((sequence, change_events.entry(detail_type, detail, self._bus)))
-        for start in range(0, len(pending), PUT_EVENTS_MAX):
-            chunk = pending[start : start + PUT_EVENTS_MAX]
+            pending.append(Pending(str((record.get("dynamodb") or {}).get("SequenceNumber", "")), detail_type, detail))
+        failed = self.put(pending)
+        if failed is None:
+            return {"batchItemFailures": []}
+        logger.warning("events not published; the stream retries from here", extra={"sequence": failed.sequence})
+        return {"batchItemFailures": [{"itemIdentifier": failed.sequence}]}
+
+    def put(self, pending: Sequence[Pending]) -> Pending | None:
+        """Publish in order; returns the first event that may succeed later (nothing after it was attempted)."""
+        for chunk in self._chunks(pending):
+            entries = [p.entry(self._bus) for p in chunk]
             try:
-                resp = self._client.put_events(Entries=[e for _, e in chunk])  # type: ignore[misc]
-                failed = [i for i, r in enumerate(resp.get("Entries", [])) if r.get("ErrorCode")]
-            except Exception as exc:  # noqa: BLE001 - any failure means: retry from this record
-                logger.warning("PutEvents failed", extra={"error": type(exc).__name__})
-                failed = [0]
-            published = failed[0] if failed else len(chunk)
-            metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published)
-            if failed:
-                sequence = chunk[failed[0]][0]
-                logger.warning("events not published; the stream retries from here", extra={"sequence": sequence})
-                return {"batchItemFailures": [{"itemIdentifier": sequence}]}
-        return {"batchItemFailures": []}
+                resp = self._client.put_events(Entries=entries)  # type: ignore[arg-type]
+                codes = [r.get("ErrorCode") for r in resp.get("Entries", [])]
+            except Exception as exc:  # noqa: BLE001 - sorted by its code below
+                code = error_code(exc)
+                if code is None or code in RETRYABLE:  # the network, a throttle: the stream retries from here
+                    logger.warning("PutEvents failed", extra={"error": code or type(exc).__name__})
+                    return chunk[0]
+                if len(chunk) > 1:  # the request refused as a whole: each entry alone finds the one at fault
+                    failed = self.put_each(chunk)
+                    if failed is not None:
+                        return failed
+                    continue
+                codes = [code]
+            for event, code in zip(chunk, codes, strict=False):
+                if code is None:
+                    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
+                elif code in RETRYABLE:
+                    return event  # the events before it are published; the stream retries from this one
+                elif not self._put_stub(event, code):
+                    return event
+        return None
+
+    def put_each(self, chunk: Sequence[Pending]) -> Pending | None:
+        for event in chunk:
+            failed = self.put([event])
+            if failed is not None:
+                return failed
+        return None
+
+    def _put_stub(self, event: Pending, code: str) -> bool:
+        """The event refused for good: publish its stub instead. False if even that may only succeed later."""
+        logger.error("event refused by EventBridge; its stub is published", extra={"error": code})
+        metrics.add_metric(name="EventsStubbed", unit=MetricUnit.Count, value=1)
+        try:
+            resp = self._client.put_events(Entries=[event.stub(self._bus)])  # type: ignore[list-item]
+            stub_code = next((r.get("ErrorCode") for r in resp.get("Entries", [])), None)
+        except Exception as exc:  # noqa: BLE001
+            stub_code = error_code(exc) or type(exc).__name__
+        if stub_code is None:
+            return True
+        if stub_code in RETRYABLE:
+            return False
+        # Not even the record's identity can be published: logged and counted (alarmed), never a blocked stream.
+        logger.error("event and its stub refused; not published", extra={"error": stub_code})
+        metrics.add_metric(name="EventsUnpublishable", unit=MetricUnit.Count, value=1)
+        return True
+
+    @staticmethod
+    def _chunks(pending: Sequence[Pending]) -> list[list[Pending]]:
+        chunks: list[list[Pending]] = []
+        size = 0
+        for event in pending:
+            # The bus name is not counted by EventBridge; a placeholder keeps the size independent of it.
+            n = entry_size(event.entry(""))
+            if not chunks or len(chunks[-1]) == PUT_EVENTS_MAX or size + n > PUT_EVENTS_MAX_BYTES:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(event)
+            size += n
+        return chunks

@@ -479,6 +479,20 @@ class JobStore:
         resp = self._ddb.query(**kwargs)
         return [_from_ddb(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
+    def changed_page(
+        self, since: float, until: float, start: Mapping[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a scan for the records last changed in [since, until] (an operator's replay: no index)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "updatedAt BETWEEN :a AND :b",
+            "ExpressionAttributeValues": _to_ddb({":a": int(since), ":b": int(until)}),
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self._ddb.scan(**kwargs)
+        return [_from_ddb(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
     def pending_before(self, cutoff: float, limit: int) -> list[dict[str, Any]]:
         """Records waiting for a job result since before `cutoff`, oldest first (one page)."""
         return self.pending_page(cutoff, limit, None)[0]
