@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--stack", help="a deployed stack's name: its ApiUrl output is looked up")
     parser.add_argument("--local", action="store_true", help=f"the local stack ({LOCAL_URL}, its credentials)")
     parser.add_argument("--region", help="the API's region (default: from the URL or the AWS config)")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        help="a host of yours that serves the API besides execute-api (a custom domain); repeatable",
+    )
     _output_flags(parser, False)
     # The output flags are accepted after the subcommand too (`list --group g/ --json`), as people write them.
     after = argparse.ArgumentParser(add_help=False)
@@ -133,7 +139,9 @@ def _api(args: argparse.Namespace) -> ResultsApi:
 
         from voiceprint_local.stack import ACCESS_KEY, REGION, SECRET_KEY
 
-        return ResultsApi.connect(args.api or LOCAL_URL, credentials=Credentials(ACCESS_KEY, SECRET_KEY), region=REGION)
+        return ResultsApi.connect(
+            args.api or LOCAL_URL, credentials=Credentials(ACCESS_KEY, SECRET_KEY), region=REGION, local=True
+        )
     url = args.api or os.environ.get("VOICEPRINT_API_URL")
     if args.stack:
         import boto3
@@ -143,18 +151,19 @@ def _api(args: argparse.Namespace) -> ResultsApi:
         url = found.get("ApiUrl")
     if not url:
         raise SystemExit("say where the API is: --api URL, --stack NAME, --local or VOICEPRINT_API_URL")
-    return ResultsApi.connect(url, region=args.region)
+    return ResultsApi.connect(url, region=args.region, allowed_hosts=args.allow_host)
 
 
-def _records(api: ResultsApi, target: str, voiceprint: bool = False) -> list[dict[str, Any]]:
-    """Newest first. A jobId names one record; an object key (or s3://bucket/key) every version's."""
+def _records(api: ResultsApi, target: str, voiceprint: bool = False, result: bool = False) -> list[dict[str, Any]]:
+    """Newest first. A jobId names one record (whole); an object key (or s3://bucket/key) every version's, with
+    identification outputs only if `result`."""
     if JOB_ID.match(target):
         found = api.job(target, voiceprint=voiceprint)
         return [found] if found else []
     if target.startswith("s3://"):
         bucket, _, key = target.removeprefix("s3://").partition("/")
-        return api.object_versions(key, bucket, voiceprint=voiceprint)
-    return api.object_versions(target, voiceprint=voiceprint)
+        return api.object_versions(key, bucket, voiceprint=voiceprint, result=result)
+    return api.object_versions(target, voiceprint=voiceprint, result=result)
 
 
 def _line(record: dict[str, Any]) -> str:
@@ -214,7 +223,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     try:
         api = _api(args)
         if args.command == "status":
-            records = _records(api, args.target, args.voiceprint)
+            records = _records(api, args.target, args.voiceprint, result=args.json)
             if not records:
                 err.write(f"no record for {safe(args.target)}\n")
                 return 2
@@ -227,6 +236,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
             if record is None:
                 err.write(f"{safe(args.target)}: not finished after {args.timeout:.0f} s\n")
                 return 2
+            if args.json or args.voiceprint:  # the whole record, read once it is final
+                record = (_records(api, args.target, args.voiceprint, result=True) or [record])[0]
             _print([record], args.json, out)
             return 0 if record["status"] == "succeeded" else 1
         items: list[dict[str, Any]] = []

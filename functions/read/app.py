@@ -39,7 +39,10 @@ def get_job(path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
 
 def get_object(path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
     versions = service.object_versions(
-        query.get("key", ""), query.get("bucket"), with_voiceprint=_with_voiceprint(query)
+        query.get("key", ""),
+        query.get("bucket"),
+        with_voiceprint=_with_voiceprint(query),
+        with_result=query.get("result") == "true",
     )
     return {"versions": versions}
 

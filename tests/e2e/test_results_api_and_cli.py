@@ -36,10 +36,14 @@ def cli(stack: LocalStack, *args: str) -> tuple[int, str, str]:
 def test_unsigned_or_wrongly_signed_requests_are_refused(stack: LocalStack) -> None:
     assert stack.api is not None
     assert requests.get(f"{stack.api.url}/voiceprints", timeout=5).status_code == 403
-    forged = ResultsApi.connect(stack.api.url, credentials=Credentials(ACCESS_KEY, "not-the-secret"), region=REGION)
+    forged = ResultsApi.connect(
+        stack.api.url, credentials=Credentials(ACCESS_KEY, "not-the-secret"), region=REGION, local=True
+    )
     with pytest.raises(Exception, match="403"):
         forged.voiceprints("")
-    stranger = ResultsApi.connect(stack.api.url, credentials=Credentials("AKIDOTHER", SECRET_KEY), region=REGION)
+    stranger = ResultsApi.connect(
+        stack.api.url, credentials=Credentials("AKIDOTHER", SECRET_KEY), region=REGION, local=True
+    )
     with pytest.raises(Exception, match="403"):
         stranger.voiceprints("")
 
@@ -102,7 +106,7 @@ def test_identification_results_are_readable_through_the_api(stack: LocalStack) 
 
 def test_wait_gives_up_at_its_timeout_on_an_injected_clock(stack: LocalStack) -> None:
     assert stack.api is not None
-    api = ResultsApi.connect(stack.api.url, credentials=Credentials(ACCESS_KEY, SECRET_KEY), region=REGION)
+    api = ResultsApi.connect(stack.api.url, credentials=Credentials(ACCESS_KEY, SECRET_KEY), region=REGION, local=True)
     now = [0.0]
     slept: list[float] = []
 

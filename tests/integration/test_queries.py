@@ -69,3 +69,42 @@ def test_a_result_of_the_other_kind_never_lands_on_a_record(aws: Aws) -> None:
     identification = outcome_from_job("succeeded", {"identification": [], "diarization": []})
     assert store.apply_outcome(ref.keys, "job-1", identification, now=1003) is ApplyResult.APPLIED
     assert store.voiceprints_in_group("") == []  # identifications never join the voiceprint index
+
+
+def test_get_objects_returns_every_version_past_one_dynamodb_page(load_handler, aws: Aws) -> None:
+    """Issue 18, item 7: 80 identification records of 15 KB each are more than one 1 MB query page."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    ser = TypeSerializer()
+    key = "identify/meeting.wav"
+    for n in range(80):
+        keys = record_keys(aws.bucket, key, f"v{n:03d}")
+        item = {
+            **keys,
+            "bucket": aws.bucket,
+            "objectKey": key,
+            "versionId": f"v{n:03d}",
+            "kind": "identify",
+            "status": "succeeded",
+            "createdAt": 1_700_000_000 + n,
+            "result": json.dumps({"identification": [], "pad": "x" * 15_000}),
+        }
+        aws.ddb.put_item(TableName=aws.table, Item={k: ser.serialize(v) for k, v in item.items()})
+    app = load_handler("read")
+
+    def read(**query: str) -> list[dict]:
+        event = {
+            "version": "2.0",
+            "routeKey": "GET /objects",
+            "rawPath": "/objects",
+            "queryStringParameters": {"key": key, **query},
+            "requestContext": {"authorizer": {"iam": {"userArn": "arn:aws:iam::123456789012:user/reader"}}},
+        }
+        resp = app.lambda_handler(event, context("read"))
+        assert resp["statusCode"] == 200
+        return list(json.loads(resp["body"])["versions"])
+
+    listed = read()
+    assert [v["versionId"] for v in listed] == [f"v{n:03d}" for n in reversed(range(80))]  # newest first, all
+    assert all("result" not in v and v["hasResult"] for v in listed)  # a list view: outputs only when asked
+    assert [len(v["result"]["pad"]) for v in read(result="true")[:1]] == [15_000]

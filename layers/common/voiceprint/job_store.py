@@ -36,6 +36,8 @@ GSI_BY_JOB = "byJobId"
 GSI_BY_PENDING = "byPending"
 GSI_BY_GROUP = "byGroup"
 GSI_BY_LABEL = "byLabel"
+# An object's records are at most 400 KB each; 100 pages of 1 MB is far beyond any object's history.
+MAX_VERSION_PAGES = 100
 
 
 def group_key(group: str) -> str:
@@ -437,12 +439,20 @@ class JobStore:
         return _from_ddb(items[0]) if items else None
 
     def list_object_versions(self, bucket: str, key: str) -> list[dict[str, Any]]:
-        resp = self._ddb.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues=_to_ddb({":pk": f"OBJ#{key_hash(bucket, key)}"}),
-        )
-        return [_from_ddb(i) for i in resp.get("Items", [])]
+        """Every version's record of an object, all pages (a query answers at most 1 MB)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": _to_ddb({":pk": f"OBJ#{key_hash(bucket, key)}"}),
+        }
+        for _ in range(MAX_VERSION_PAGES):
+            resp = self._ddb.query(**kwargs)
+            items += [_from_ddb(i) for i in resp.get("Items", [])]
+            if not resp.get("LastEvaluatedKey"):
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        raise RuntimeError(f"more than {MAX_VERSION_PAGES} MB of records for one object")
 
     def voiceprints_in_group(self, group: str) -> list[dict[str, Any]]:
         """Every stored voiceprint of a group (label, voiceprint, completedAt, object), all pages, by label."""

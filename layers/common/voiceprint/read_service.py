@@ -68,12 +68,17 @@ class ReadService:
         self._s3 = s3  # a factory: only identifications kept in S3 need it (a presigned URL to the output)
         self._bucket = default_bucket
 
-    def view(self, item: Mapping[str, Any], *, with_voiceprint: bool = False) -> dict[str, Any]:
+    def view(
+        self, item: Mapping[str, Any], *, with_voiceprint: bool = False, with_result: bool = True
+    ) -> dict[str, Any]:
         out = {public: _plain(item[name]) for name, public in PUBLIC_FIELDS.items() if name in item}
         if with_voiceprint and item.get("voiceprint"):
             out["voiceprint"] = item["voiceprint"]
         if item.get("matches"):
             out["matches"] = json.loads(item["matches"])
+        if not with_result:
+            out["hasResult"] = bool(item.get("result") or item.get("resultLocation"))
+            return out
         if item.get("result"):
             out["result"] = json.loads(item["result"])
         if item.get("resultLocation"):
@@ -93,9 +98,9 @@ class ReadService:
         return self.view(item, with_voiceprint=with_voiceprint)
 
     def object_versions(
-        self, key: str, bucket: str | None = None, *, with_voiceprint: bool = False
+        self, key: str, bucket: str | None = None, *, with_voiceprint: bool = False, with_result: bool = False
     ) -> list[dict[str, Any]]:
-        """Every record of an object key, newest first."""
+        """Every record of an object key, newest first; identification outputs only when asked (a list view)."""
         if not key:
             raise BadRequest("the query parameter 'key' is required")
         if len(key.encode()) > MAX_KEY_BYTES or len((bucket or "").encode()) > MAX_BUCKET_CHARS:
@@ -104,7 +109,7 @@ class ReadService:
         if not items:
             raise NotFound("no record for this object")
         items.sort(key=lambda i: int(i.get("createdAt", 0)), reverse=True)
-        return [self.view(i, with_voiceprint=with_voiceprint) for i in items]
+        return [self.view(i, with_voiceprint=with_voiceprint, with_result=with_result) for i in items]
 
     def voiceprints(
         self, *, group: str | None, label: str | None, limit: int, cursor: str | None, with_voiceprint: bool
