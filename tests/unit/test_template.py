@@ -139,13 +139,24 @@ def test_submit_cannot_write_results_it_does_not_own(translated: dict[str, Any])
 def test_only_the_source_removal_path_deletes_records_and_events_never_touch_the_table(
     translated: dict[str, Any],
 ) -> None:
-    deleters = {
+    record_deleters = {
         logical_id
         for logical_id in template.functions()
         for s in _statements(translated, logical_id)
-        if "dynamodb:DeleteItem" in _actions(s) or "s3:DeleteObject" in _actions(s)
+        if "dynamodb:DeleteItem" in _actions(s)
     }
-    assert deleters == {"SubmitFunction"}  # it receives the s3:ObjectRemoved notifications
+    assert record_deleters == {"SubmitFunction"}  # it receives the s3:ObjectRemoved notifications
+    # The functions that settle jobs may take back a result they placed for a record deleted meanwhile: in the
+    # results bucket's identifications/ only.
+    object_deleters = {
+        logical_id: s["Resource"]
+        for logical_id in template.functions()
+        for s in _statements(translated, logical_id)
+        if "s3:DeleteObject" in _actions(s)
+    }
+    assert set(object_deleters) == {"SubmitFunction", "WebhookFunction", "ReconcilerFunction"}
+    for logical_id in ("WebhookFunction", "ReconcilerFunction"):
+        assert object_deleters[logical_id] == {"Fn::Sub": "${ResultsBucket.Arn}/identifications/*"}, logical_id
     events_actions = {a for s in _statements(translated, "EventsFunction") for a in _actions(s)}
     assert {a for a in events_actions if a.startswith("dynamodb:")} == {
         "dynamodb:DescribeStream",
@@ -261,3 +272,15 @@ def test_vendored_contract_matches_shared_when_present() -> None:
         pytest.skip("../shared/pyannote is not beside this checkout")
     for name in ("openapi.json", "API_NOTES.md"):
         assert (ROOT / "contracts" / "pyannote" / name).read_bytes() == (shared / name).read_bytes()
+
+
+def test_the_reconciler_is_invoked_asynchronously_with_retries_off_on_purpose(translated: dict[str, Any]) -> None:
+    """The Scheduler invokes Lambda asynchronously: neither it nor Lambda's async retries repeat a failed run
+    (the next run carries on from the oldest record; a retried run would only spend the job-read budget twice)."""
+    resources = translated["Resources"]
+    [schedule] = [r for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert schedule["Properties"]["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    [invoke_config] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert invoke_config["Properties"]["FunctionName"] == {"Ref": "ReconcilerFunction"}
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0
+    assert resources["ReconcilerFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
