@@ -64,6 +64,10 @@ class Aws:
         return resp["VersionId"], len(data)
 
     def items(self) -> list[dict[str, Any]]:
+        """The object records (the budget's counters and markers, which share the table, left out)."""
+        return [i for i in self.all_items() if str(i["pk"]).startswith("OBJ#")]
+
+    def all_items(self) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer
 
         de = TypeDeserializer()

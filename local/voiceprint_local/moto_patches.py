@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import json
 import threading
 import time
 from types import SimpleNamespace
@@ -75,10 +76,64 @@ def _install_dynamodb() -> None:
         wrapped = original
         if name == "update_item" and "limits" in _DYNAMODB_PATCHES:
             wrapped = _limited_update_item(original)
+        if name == "transact_write_items" and "lock" in _DYNAMODB_PATCHES:
+            wrapped = _checked_then_applied(original)
         if "lock" in _DYNAMODB_PATCHES:
             wrapped = _locked(wrapped)
         wrapped.__moto_original__ = original
         setattr(DynamoDBBackend, name, wrapped)
+
+
+def _checked_then_applied(original: Any) -> Any:
+    """TransactWriteItems without moto's deep copy of every table it touches (per transaction: a cost that grows
+    with the table, seconds per job in a long run): every condition is checked first, then every write applied,
+    all under the lock, so no other request sees or changes anything in between. Other shapes go to moto."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import MultipleTransactionsException, TransactionCanceledException
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        ops = [next(iter(item.items())) for item in transact_items]
+        if len(ops) > 100 or any(kind not in ("Update", "ConditionCheck", "Delete") for kind, _ in ops):
+            return original(self, transact_items)
+        seen: set[tuple[str, str]] = set()
+        reasons: list[tuple[str | None, str | None, Any]] = []
+        for _, op in ops:
+            ident = (op["TableName"], json.dumps(op["Key"], sort_keys=True))
+            if ident in seen:
+                raise MultipleTransactionsException()
+            seen.add(ident)
+            current = self.get_item(op["TableName"], op["Key"])
+            condition = op.get("ConditionExpression")
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if condition and not get_filter_expression(condition, names, values).expr(current):
+                old = op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current is not None
+                reasons.append(
+                    (
+                        "ConditionalCheckFailed",
+                        "The conditional request failed",
+                        old and current.to_json()["Attributes"],
+                    )
+                )
+            else:
+                reasons.append((None, None, None))
+        if any(code is not None for code, _, _ in reasons):
+            raise TransactionCanceledException(reasons)
+        for kind, op in ops:
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if kind == "Update":
+                self.update_item(
+                    op["TableName"],
+                    op["Key"],
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            elif kind == "Delete":
+                self.delete_item(op["TableName"], op["Key"])
+        return None
+
+    return transact_write_items
 
 
 def _locked(call: Any) -> Any:

@@ -576,10 +576,15 @@ class LocalStack:
         self.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
 
     def records(self, attributes: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        """Every record (a paginated scan), or only these attributes of each (cheaper over thousands)."""
+        """Every object record (a paginated scan; the budget's counters and markers left out), or only these
+        attributes of each (cheaper over thousands)."""
         ddb, de = self.client("dynamodb"), TypeDeserializer()
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": TABLE}
+        kwargs: dict[str, Any] = {
+            "TableName": TABLE,
+            "FilterExpression": "begins_with(pk, :obj)",
+            "ExpressionAttributeValues": {":obj": {"S": "OBJ#"}},
+        }
         if attributes:
             names = {f"#a{i}": name for i, name in enumerate(attributes)}
             kwargs.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)

@@ -31,6 +31,7 @@ IDENTITY = ("schemaVersion", "kind", "status", "bucket", "key", "versionId", "jo
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 _de = TypeDeserializer()
+RECORD_PK_PREFIX = "OBJ#"  # object records (job_store); other items of the table are bookkeeping
 _NAMES = {Kind.VOICEPRINT: "Voiceprint", Kind.IDENTIFY: "Identification"}
 
 
@@ -76,6 +77,9 @@ def event_for(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """(detail-type, detail) for a stream record that is news downstream, else None: a record becoming terminal
     (once: terminal records never change again), or a record removed (its source was deleted, or it expired)."""
     name = record.get("eventName")
+    keys = (record.get("dynamodb") or {}).get("Keys") or {}
+    if not str((keys.get("pk") or {}).get("S", "")).startswith(RECORD_PK_PREFIX):
+        return None  # the budget's counters and markers share the table; they are nobody's news
     new, old = _image(record, "NewImage"), _image(record, "OldImage")
     if name in ("INSERT", "MODIFY") and new is not None:
         detail_type = detail_type_of(new)

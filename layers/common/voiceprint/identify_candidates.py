@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,3 +34,14 @@ def choose(items: Iterable[Mapping[str, Any]], *, group: str, voiceprint_prefix:
             f"{MAX_IDENTIFY_VOICEPRINTS}: split it into subfolders",
         )
     return [{"label": label, "voiceprint": str(newest[label]["voiceprint"])} for label in sorted(newest)]
+
+
+def request_digest(group: str, etag: str, size: int, candidates: Iterable[Mapping[str, str]]) -> str:
+    """One identification request's identity: its group, its content (ETag and size) and its candidates (label and
+    voiceprint), whatever the object is called: the deduplication key."""
+    h = hashlib.sha256()
+    for part in (group, etag, str(size)):
+        h.update(part.encode() + b"\0")
+    for candidate in sorted(candidates, key=lambda c: c["label"]):
+        h.update(candidate["label"].encode() + b"\0" + hashlib.sha256(candidate["voiceprint"].encode()).digest())
+    return h.hexdigest()

@@ -54,6 +54,8 @@ class FailureCode(StrEnum):
     TOO_MANY_VOICEPRINTS = "too_many_voiceprints"
     INVALID_KEY = "invalid_key"  # '.', '..' or empty path segments: no URL can name the object as it is
     HEADER_MISMATCH = "header_mismatch"  # the header's duration contradicts the object's size
+    QUOTA_EXCEEDED = "quota_exceeded"  # the group's or the stack's daily budget is spent: refused unpaid
+    DUPLICATE_REQUEST = "duplicate_request"  # the same identification was requested within the dedup window
     VENDOR_INVALID = "vendor_invalid"  # pyannoteAI's answers for the job were outside its spec, again and again
 
 

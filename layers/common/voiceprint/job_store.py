@@ -73,6 +73,7 @@ class Claim:
     throttles: int = 0  # 429s so far: they do not spend the budget, they only spread retries further
     # Results of earlier submissions whose answer we never got (timeout, crash) but whose webhook came.
     early: dict[str, Outcome] = field(default_factory=dict)
+    charged: bool = False  # the budget was charged for this object version (budget_store): never twice
 
 
 class LostClaim(Exception):
@@ -212,6 +213,7 @@ class JobStore:
             attempt=int(item.get("attempts", 1)),
             failures=int(item.get("failures", 0)),
             throttles=int(item.get("throttles", 0)),
+            charged="budgetDay" in item,
             # Only results that came through a webhook URL bound to this record (webhook_ref) may be adopted.
             early={
                 job_id: Outcome.from_item(o)

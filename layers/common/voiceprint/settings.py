@@ -75,6 +75,10 @@ class Settings:
     reconcile_time_budget_seconds: int
     secret_cache_seconds: int
     secret_refresh_seconds: int
+    group_daily_jobs: int
+    group_daily_audio_seconds: int
+    stack_daily_audio_seconds: int
+    identify_dedup_seconds: int
 
     def require(self, *fields: str) -> Settings:
         """Fail at cold start, not on the first request, when a function's required settings are empty."""
@@ -136,6 +140,14 @@ class Settings:
             # A webhook whose signature does not match may read the current secret again (a rotation), at most
             # once per this many seconds per container: forged requests cannot force paid reads.
             secret_refresh_seconds=_int(env, "SECRET_REFRESH_SECONDS", 60, 1, 3600),
+            # The budget (budget_store): per group and UTC day, jobs and audio seconds; per stack and day, audio
+            # seconds. 0: no limit. Counted with the claim, before anything is paid.
+            group_daily_jobs=_int(env, "GROUP_DAILY_JOBS", 0, 0, 10_000_000),
+            group_daily_audio_seconds=_int(env, "GROUP_DAILY_AUDIO_SECONDS", 0, 0, 1_000_000_000),
+            stack_daily_audio_seconds=_int(env, "STACK_DAILY_AUDIO_SECONDS", 0, 0, 1_000_000_000),
+            # An identification identical to one made within this window (same group, content and candidates)
+            # is not submitted again; 0 turns the check off.
+            identify_dedup_seconds=_int(env, "IDENTIFY_DEDUP_SECONDS", 3600, 0, 7 * 86400),
         )
 
 

@@ -5,6 +5,7 @@ against the voiceprints of the same group). Removal notifications take the recor
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from voiceprint import backoff, identify_candidates, s3_notifications, source_key, submission_checks, webhook_ref
 from voiceprint.audio_probe import RangedReader
+from voiceprint.budget_store import BudgetStore, Charge, Limits
 from voiceprint.job_state import FailureCode, Kind, Outcome
 from voiceprint.job_store import Claim, ClaimHeld, JobStore, LostClaim
 from voiceprint.object_ref import ObjectRef, record_keys
@@ -64,6 +66,7 @@ class SubmitService:
         objects: ObjectSource,
         client: PyannoteClient,
         results: ResultStore,
+        budget: BudgetStore,
         ref_key: Callable[[], str],
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
@@ -73,6 +76,12 @@ class SubmitService:
         self._objects = objects
         self._client = client
         self._results = results
+        self._budget = budget
+        self._limits = Limits(
+            group_daily_jobs=settings.group_daily_jobs,
+            group_daily_audio_seconds=settings.group_daily_audio_seconds,
+            stack_daily_audio_seconds=settings.stack_daily_audio_seconds,
+        )
         self._ref_key = ref_key  # binds webhook URLs to their records (webhook_ref)
         self._clock = clock
         self._rand = rand
@@ -216,15 +225,17 @@ class SubmitService:
         self, ref: ObjectRef, source: SourceKey, claim: Claim, first: ObjectRead, receive_count: int
     ) -> str:
         try:
-            details, candidates = self._check(ref, source, first)
+            details, candidates, seconds = self._check(ref, source, first)
+            adopted = self._adopt(ref, claim, details)
+            if adopted:
+                return adopted
+            if not claim.charged:
+                self._charge(ref, source, claim, seconds, candidates)
         except Refusal as refusal:
             self._store.mark_failed(ref, claim, code=refusal.code, reason=refusal.reason, now=self._clock())
             logger.info("object refused", extra={"failure_code": refusal.code.value, "reason": refusal.reason})
             metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
             return f"refused:{refusal.code.value}"
-        adopted = self._adopt(ref, claim, details)
-        if adopted:
-            return adopted
 
         url = self._objects.presign_get(ref.bucket, ref.key, ref.version_id, self._settings.presign_expiry_seconds)
         webhook = (
@@ -260,6 +271,8 @@ class SubmitService:
         logger.set_correlation_id(job.job_id)
         logger.info("job submitted", extra={"job_id": job.job_id, "attempt": claim.attempt})
         metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+        # Alarmed on (template): what the vendor bills by, whatever the budget allows.
+        metrics.add_metric(name="AudioSecondsSubmitted", unit=MetricUnit.Seconds, value=seconds)
         if early is not None:
             self._store.apply_outcome(ref.keys, job.job_id, early, now=self._clock())
             logger.info("applied a webhook that arrived before the job was recorded")
@@ -392,9 +405,47 @@ class SubmitService:
             rand=self._rand,
         )
 
+    def _charge(
+        self, ref: ObjectRef, source: SourceKey, claim: Claim, seconds: int, candidates: list[dict[str, str]]
+    ) -> None:
+        """Charge the budget for this job, with the claim; raises Refusal if a quota is spent or the same
+        identification was just requested, LostClaim if the claim is no longer ours."""
+        # Without an ETag the content is unknown: no deduplication rather than a false match.
+        dedup = (
+            identify_candidates.request_digest(source.group, ref.etag, ref.size, candidates)
+            if candidates and ref.etag
+            else None
+        )
+        result = self._budget.charge(
+            ref.keys,
+            claim.token,
+            group=source.group,
+            audio_seconds=seconds,
+            limits=self._limits,
+            now=self._clock(),
+            dedup_key=dedup,
+            dedup_seconds=self._settings.identify_dedup_seconds,
+            original={"bucket": ref.bucket, "key": ref.key, "versionId": ref.version},
+        )
+        if result.charge is Charge.CHARGED:
+            return
+        if result.charge is Charge.LOST_CLAIM:
+            raise LostClaim(ref.label)
+        metrics.add_metric(name="BudgetRefusals", unit=MetricUnit.Count, value=1)
+        if result.charge is Charge.DUPLICATE:
+            was = result.duplicate_of or {}
+            raise Refusal(
+                FailureCode.DUPLICATE_REQUEST,
+                f"the same identification (content, group and candidates) was requested for {was.get('key')!r} "
+                f"(version {was.get('versionId')}) within the last {self._settings.identify_dedup_seconds} s: "
+                "its record has the result",
+            )
+        whose = f"group {source.group!r}" if result.charge is Charge.GROUP_QUOTA else "the stack"
+        raise Refusal(FailureCode.QUOTA_EXCEEDED, f"the daily budget of {whose} is spent (UTC day); not submitted")
+
     def _check(
         self, ref: ObjectRef, source: SourceKey, first: ObjectRead
-    ) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    ) -> tuple[dict[str, Any], list[dict[str, str]], int]:
         """Refuse what pyannoteAI would refuse (or could not load), before paying for it. Returns what to record
         with the job (a voiceprint's label; an identification's candidate labels) and an identification's
         voiceprints."""
@@ -408,19 +459,20 @@ class SubmitService:
 
         reader = RangedReader(fetch, ref.size, block_size=FIRST_BLOCK_BYTES, first_block=first.data)
         try:
-            submission_checks.check_audio(source.kind, reader, ref.size)
+            info = submission_checks.check_audio(source.kind, reader, ref.size)
         except ObjectGone:
             raise Refusal(FailureCode.OBJECT_GONE, "the object was deleted before it could be processed") from None
+        seconds = max(1, math.ceil(info.duration_seconds))  # billed by the second (at the vendor's minimum)
         if source.kind is Kind.IDENTIFY:
             candidates = identify_candidates.choose(
                 self._store.voiceprints_in_group(source.group),
                 group=source.group,
                 voiceprint_prefix=self._settings.voiceprint_prefix,
             )
-            return {"candidates": [c["label"] for c in candidates]}, candidates
+            return {"candidates": [c["label"] for c in candidates]}, candidates, seconds
         # The object's own metadata wins over its file name (x-amz-meta-label), read from the header GET.
         label = submission_checks.check_label(first.metadata.get("label") or source.stem)
-        return {"label": label}, []
+        return {"label": label}, [], seconds
 
 
 def parse_receive_count(attributes: Mapping[str, Any]) -> int:

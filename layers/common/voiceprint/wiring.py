@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from voiceprint.budget_store import BudgetStore
 from voiceprint.job_store import JobStore
 from voiceprint.result_store import ResultStore
 from voiceprint.secret_source import SecretSource
@@ -61,8 +62,12 @@ def secret(secret_id: str, settings: Settings, client: SecretsManagerClient) -> 
     )
 
 
-def job_store(settings: Settings) -> JobStore:
-    return JobStore(dynamodb(), settings.table_name, retention_days=settings.retention_days)
+def job_store(settings: Settings, client: DynamoDBClient | None = None) -> JobStore:
+    return JobStore(client or dynamodb(), settings.table_name, retention_days=settings.retention_days)
+
+
+def budget_store(settings: Settings, client: DynamoDBClient) -> BudgetStore:
+    return BudgetStore(client, settings.table_name)
 
 
 def pyannote_client(
