@@ -8,6 +8,7 @@ a 3-layer LSTM, linear + ReLU + L2 norm) following resemblyzer's voice_encoder.p
 from __future__ import annotations
 
 import collections
+import hashlib
 import importlib.util
 import pickle
 import struct
@@ -36,6 +37,15 @@ Array = npt.NDArray[np.float32]
 
 class EmbeddingsUnavailable(RuntimeError):
     """resemblyzer (and numpy) are not installed: `scripts/run-local.sh --embeddings` installs them."""
+
+
+# sha256 of resemblyzer 0.1.4's pretrained.pt: any other file (a tampered package, a mirror's substitute) is
+# refused before a byte of it is parsed.
+WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
+
+
+class WeightsRefused(ValueError):
+    """The weights file is not the one pinned, or its tensors point outside their storage."""
 
 
 def weights_path() -> Path:
@@ -103,9 +113,28 @@ class _Unpickler(pickle.Unpickler):
         return str(key)
 
 
+def _check_bounds(ref: _TensorRef, base: npt.NDArray[Any]) -> None:
+    """A view may read only its own storage: as_strided trusts offsets, sizes and strides, and a file that lies
+    about them would make it read (or crash on) the process's memory beyond."""
+    dims = (ref.size, ref.stride)
+    if (
+        not all(isinstance(v, int) and v >= 0 for v in (ref.offset, *ref.size, *ref.stride))
+        or len(set(map(len, dims))) != 1
+    ):
+        raise WeightsRefused(f"tensor of storage {ref.key}: negative or malformed offset, size or stride")
+    if 0 in ref.size:
+        return
+    last = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride, strict=True))
+    if last >= len(base):
+        raise WeightsRefused(f"tensor of storage {ref.key} reaches element {last} of {len(base)}")
+
+
 def _resolve(obj: Any, data: dict[str, Any]) -> Any:
     if isinstance(obj, _TensorRef):
+        if obj.key not in data:
+            raise WeightsRefused(f"tensor of a storage the file does not hold ({obj.key})")
         base = data[obj.key]
+        _check_bounds(obj, base)
         view = np.lib.stride_tricks.as_strided(
             base[obj.offset :], shape=obj.size, strides=[s * base.itemsize for s in obj.stride]
         )
@@ -117,6 +146,7 @@ def _resolve(obj: Any, data: dict[str, Any]) -> Any:
 
 def load_legacy_torch(path: Path) -> dict[str, Any]:
     """Every record goes through the restricted unpickler: nothing in the file can name code to run."""
+    size = path.stat().st_size
     with path.open("rb") as f:
         if _Unpickler(f).load() != 0x1950A86A20F9469CFC6C:  # magic number
             raise ValueError("not a legacy torch file")
@@ -127,15 +157,25 @@ def load_legacy_torch(path: Path) -> dict[str, Any]:
         keys = _Unpickler(f).load()  # storage keys, in file order
         data: dict[str, Any] = {}
         for key in keys:
+            if key not in unpickler.storages:
+                raise WeightsRefused(f"storage {key} was never declared")
             dtype = np.dtype(unpickler.storages[key])
             (count,) = struct.unpack("<q", f.read(8))
-            data[key] = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype)
+            left = size - f.tell()
+            raw = f.read(count * dtype.itemsize) if 0 <= count * dtype.itemsize <= left else b""
+            if count < 0 or len(raw) != count * dtype.itemsize:
+                raise WeightsRefused(f"storage {key} claims {count} elements the file does not hold")
+            data[key] = np.frombuffer(raw, dtype=dtype)
     return dict(_resolve(result, data))
 
 
 @lru_cache(maxsize=1)
 def model() -> dict[str, Array]:
-    state = load_legacy_torch(weights_path())["model_state"]
+    path = weights_path()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != WEIGHTS_SHA256:
+        raise WeightsRefused(f"{path} has sha256 {digest}, not resemblyzer 0.1.4's")
+    state = load_legacy_torch(path)["model_state"]
     return {k: np.asarray(v, dtype=np.float32) for k, v in state.items() if k.startswith(("lstm.", "linear."))}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -106,3 +107,91 @@ def test_a_crafted_weights_file_cannot_run_code(tmp_path: Path) -> None:
     with pytest.raises((ValueError, TypeError)):
         embeddings.load_legacy_torch(evil)
     assert not (tmp_path / "pwned").exists()
+
+
+# -- issue 18, item 10: the weights are the pinned file, and their tensors stay inside their storage ---------------
+def test_weights_other_than_the_pinned_file_are_refused_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tampered = tmp_path / "pretrained.pt"
+    tampered.write_bytes(embeddings.weights_path().read_bytes()[:-1] + b"\0")
+    monkeypatch.setattr(embeddings, "weights_path", lambda: tampered)
+    embeddings.model.cache_clear()
+    try:
+        with pytest.raises(embeddings.WeightsRefused, match="sha256"):
+            embeddings.model()
+    finally:
+        embeddings.model.cache_clear()
+
+
+def _legacy_file(path: Path, tensor: tuple, storage_elements: int, declared_elements: int | None = None) -> Path:
+    """A legacy torch file with one float storage "0" and one tensor (offset, size, stride) over it."""
+    import pickle
+    import struct
+    import types
+
+    class Storage:  # pickled as a persistent id, as torch does
+        pass
+
+    class Pickler(pickle._Pickler):  # the Python pickler: names torch's globals without importing torch
+        def persistent_id(self, obj: object) -> object:
+            return ("storage", FloatStorage, "0", "cpu", storage_elements) if isinstance(obj, Storage) else None
+
+        def save_global(self, obj: object, name: str | None = None) -> None:
+            self.write(pickle.GLOBAL + f"{obj.__module__}\n{obj.__qualname__}\n".encode())  # type: ignore[attr-defined]
+            self.memoize(obj)  # type: ignore[attr-defined]
+
+        dispatch: ClassVar[dict[Any, Any]] = {
+            **pickle._Pickler.dispatch,
+            types.FunctionType: save_global,
+            type: save_global,
+        }
+
+    class FloatStorage:
+        pass
+
+    FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
+
+    def rebuild(*args: object) -> None:
+        raise AssertionError("never called")
+
+    rebuild.__module__, rebuild.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+
+    class Tensor:
+        def __reduce__(self) -> tuple:
+            return (rebuild, (Storage(), *tensor))
+
+    import io
+
+    out = io.BytesIO()
+    header: tuple[Any, ...] = (0x1950A86A20F9469CFC6C, 1001, {})
+    for record in header:
+        pickle.dump(record, out, protocol=2)
+    Pickler(out, protocol=2).dump({"w": Tensor()})
+    pickle.dump(["0"], out, protocol=2)
+    count = storage_elements if declared_elements is None else declared_elements
+    out.write(struct.pack("<q", count) + np.arange(storage_elements, dtype=np.float32).tobytes())
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_a_tensor_within_its_storage_loads(tmp_path: Path) -> None:
+    loaded = embeddings.load_legacy_torch(_legacy_file(tmp_path / "ok.pt", (2, (2, 3), (3, 1)), 8))
+    assert loaded["w"].tolist() == [[2, 3, 4], [5, 6, 7]]
+
+
+@pytest.mark.parametrize(
+    ("tensor", "elements", "declared"),
+    [
+        ((0, (4, 4), (4, 1)), 8, None),  # reads past the end of its storage
+        ((1_000_000_000, (1,), (1,)), 8, None),  # an offset far outside
+        ((0, (2, 2), (1_000_000, 1)), 8, None),  # a stride that leaps out
+        ((-4, (2,), (1,)), 8, None),  # a negative offset
+        ((0, (2,), (1,)), 8, 1 << 40),  # a storage that claims more elements than the file holds
+    ],
+)
+def test_a_tensor_pointing_outside_its_storage_is_refused(
+    tmp_path: Path, tensor: tuple, elements: int, declared
+) -> None:
+    with pytest.raises(embeddings.WeightsRefused):
+        embeddings.load_legacy_torch(_legacy_file(tmp_path / "evil.pt", tensor, elements, declared))
