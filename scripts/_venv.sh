@@ -15,17 +15,18 @@ find_python312() {
   return 1
 }
 
-# make_venv DIR REQUIREMENTS: (re)installs only when the requirements changed.
+# make_venv DIR REQUIREMENTS: (re)installs only when the requirements changed. What is installed is the set's
+# lock (requirements-X.lock, from scripts/lock.sh): the whole closure, each file checked against its sha256.
 make_venv() {
-  local dir="$1" req="$2" stamp py
+  local dir="$1" req="$2" stamp py lock
   stamp="$dir/.requirements.sha256"
+  lock="${req%.txt}.lock"
   py="$(find_python312)"
   [ -x "$dir/bin/python" ] || "$py" -m venv "$dir"
   local want
-  want="$(cat "$ROOT"/requirements-*.txt | sha256sum | cut -d' ' -f1)"
+  want="$(cat "$ROOT"/requirements-*.txt "$ROOT"/requirements-*.lock | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want:$req" ]; then
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/$req"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/$lock"
     echo "$want:$req" > "$stamp"
   fi
 }
@@ -34,7 +35,9 @@ make_venv() {
 # dependencies (torch, librosa) are installed.
 install_resemblyzer_weights() {
   local dir="$1"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-embeddings.txt"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+    -r "$ROOT/requirements-embeddings.lock"
   "$dir/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("resemblyzer") is None)' \
-    || "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps resemblyzer==0.1.4
+    || "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+      -r "$ROOT/requirements-resemblyzer.lock"
 }

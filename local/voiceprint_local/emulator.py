@@ -59,6 +59,14 @@ class EmulatorConfig:
     retry_schedule: tuple[float, ...] = RETRY_SCHEDULE
     embedding: str = "toy"  # "resemblyzer": real speaker embeddings (the optional [embeddings] extra)
     max_audio_bytes: int = MAX_BYTES  # the API's 100 MiB; tests lower it instead of moving 100 MiB around
+    # Share of jobs whose first GET /v1/jobs/{id} is answered outside the spec (HOSTILE_ANSWERS, in turn); later
+    # answers for the job are genuine.
+    hostile_answer_rate: float = 0.0
+
+
+# What a misbehaving vendor may answer to GET /v1/jobs/{id}: a status the spec does not list, an output with the
+# wrong types, a body announced larger than any genuine answer, and a body trickled a byte at a time.
+HOSTILE_ANSWERS = ("unknown_status", "malformed_output", "oversized", "slow")
 
 
 @dataclass
@@ -93,6 +101,7 @@ class RawAnswer:
     body: bytes
     trickle_bytes: int = 0  # 0: all at once
     trickle_seconds: float = 0.0
+    declared_length: int | None = None  # a Content-Length other than the body's (the connection is closed after)
 
 
 @dataclass
@@ -107,6 +116,7 @@ class Stats:
     injected_timeouts: int = 0
     timeouts_by_url: Counter[str] = field(default_factory=Counter)  # which objects' answers were lost
     trickled_bytes: int = 0  # of trickled raw answers, sent before the client gave up (or the end)
+    hostile_answers: Counter[str] = field(default_factory=Counter)
 
 
 def _iso(ts: float) -> str:
@@ -130,6 +140,7 @@ class Emulator:
         self._deliveries: list[Delivery] = []
         self._scripted: dict[str, deque[tuple[int, dict[str, Any] | RawAnswer | None, dict[str, str]]]] = {}
         self._windows: dict[str, tuple[int, int]] = {}
+        self._answered: set[str] = set()  # jobs asked about at least once (hostile answers come first or never)
         self._lock = threading.RLock()
         self._rng = random.Random(config.seed)
         self._stop = threading.Event()
@@ -317,7 +328,27 @@ class Emulator:
             job = self.jobs.get(job_id)
             if job is None:
                 return 404, {"requestId": str(uuid.uuid4()), "message": "Job not found"}
-            return 200, self.job_answer(job)
+            hostile = self._hostile_answer(job)
+            return 200, hostile if hostile is not None else self.job_answer(job)
+
+    def _hostile_answer(self, job: Job) -> dict[str, Any] | RawAnswer | None:
+        """Called with the lock held: the first answer about a chosen job is one of HOSTILE_ANSWERS."""
+        if not self.config.hostile_answer_rate or job.id in self._answered:
+            return None
+        self._answered.add(job.id)
+        if self._rng.random() >= self.config.hostile_answer_rate:
+            return None
+        kind = HOSTILE_ANSWERS[sum(self.stats.hostile_answers.values()) % len(HOSTILE_ANSWERS)]
+        self.stats.hostile_answers[kind] += 1
+        genuine = self.job_answer(job)
+        if kind == "unknown_status":
+            return {**genuine, "status": "queued"}
+        if kind == "malformed_output":
+            return {**genuine, "status": "succeeded", "output": {"voiceprint": 42, "identification": "everyone"}}
+        body = json.dumps(genuine).encode()
+        if kind == "oversized":
+            return RawAnswer(body, declared_length=1 << 40)
+        return RawAnswer(body, trickle_bytes=1, trickle_seconds=0.5)
 
     def _list_jobs(self, query: dict[str, list[str]]) -> tuple[int, Any]:
         try:
@@ -503,11 +534,15 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             status, answer, extra = emulator.handle(self.command, self.path, headers, body)
             raw = answer if isinstance(answer, RawAnswer) else None
             data = raw.body if raw else b"" if answer is None else json.dumps(answer).encode()
+            if raw is not None and raw.declared_length is not None:
+                self.close_connection = True
             with emulator._lock:
                 emulator.stats.answers[status] += 1
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header(
+                "Content-Length", str(raw.declared_length if raw and raw.declared_length is not None else len(data))
+            )
             for name, value in extra.items():
                 self.send_header(name, value)
             self.end_headers()

@@ -331,6 +331,9 @@ CHAOS_EMULATOR = {
     "timeout_rate": 0.02,
     "stall_seconds": 1.5,
     "retry_schedule": (0.0, 1.0, 3.0),
+    # The vendor misbehaves too: a share of jobs' first answer to GET /v1/jobs/{id} is outside the spec (an unknown
+    # status, a malformed output, an oversized or a trickled body); what follows is genuine.
+    "hostile_answer_rate": 0.3,
 }
 CHAOS_FAULTS = {"duplicate_delivery_rate": 0.05, "crash_after_submit_rate": 0.02, "dynamodb_throttle_rate": 0.02}
 # Seconds instead of minutes, so that leases expire, the reconciler polls and backoffs end within the run.
@@ -380,6 +383,7 @@ class ChaosResult:
     crossed_records: list[str] = field(default_factory=list)  # a record holding another object's job
     queue_forgeries: dict[str, int] = field(default_factory=dict)
     poison_dead_lettered: int = 0  # forged messages that were not S3 notifications, dead-lettered with a reason
+    hostile_answers: dict[str, int] = field(default_factory=dict)  # vendor answers outside the spec, by kind
     regressions: int = 0
     log_lines: int = 0
     secret_leaks: dict[str, int] = field(default_factory=dict)
@@ -565,6 +569,7 @@ def run_chaos(
         result.adopted_instead_of_resubmitted = stack.observed["adopted_instead_of_resubmitted"]
         result.forged_sent = sum(forged.values())
         result.forged_answers = dict(forged)
+        result.hostile_answers = dict(emulator.stats.hostile_answers)
         result.replays_sent = sum(replayed.values())
         result.replay_answers = dict(replayed)
         job_object = {job_id: _object_of_url(job.url) for job_id, job in emulator.jobs.items()}
@@ -704,6 +709,7 @@ def render(burst: BurstResult | None, chaos: ChaosResult | None, command: str) -
                     ("records holding another object's job", len(c.crossed_records)),
                     ("forged queue messages sent", c.queue_forgeries),
                     ("... poison dead-lettered with a reason", c.poison_dead_lettered),
+                    ("vendor answers outside the spec (each a job's first GET)", c.hostile_answers),
                     ("terminal records announced on EventBridge", _announced(c.announcements)),
                     ("log lines captured", c.log_lines),
                     ("secrets found in them", c.secret_leaks),

@@ -24,6 +24,8 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
             "status_only_rate": 0.2,
             # 3 submits per 2 s window: 429s happen even on a loaded machine (the stack does ~4 submits/s alone)
             "rate_limits": {"submit": 3, "read": 8},
+            # Issue 18: every job's first job read is answered outside the spec, each kind in turn.
+            "hostile_answer_rate": 1.0,
         },
         fault_rates={"duplicate_delivery_rate": 0.2, "crash_after_submit_rate": 0.1, "dynamodb_throttle_rate": 0.05},
     )
@@ -40,6 +42,7 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
     ):
         assert result.injected.get(injected, 0) > 0, (injected, result.injected)
     assert result.observed["dynamodb_conditional_conflicts"] > 0
+    assert set(result.hostile_answers) == {"unknown_status", "malformed_output", "oversized", "slow"}
     assert result.observed["job_polls"] > 0  # dropped webhooks were recovered by the reconciler
     # the verdicts
     assert result.settled

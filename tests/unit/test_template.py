@@ -200,8 +200,9 @@ def test_stateful_resources_are_kept_and_https_only() -> None:
 
 def test_layer_ships_what_the_handlers_import_and_not_boto3() -> None:
     layer_reqs = (ROOT / "layers" / "common" / "requirements.txt").read_text()
-    assert layer_reqs == (ROOT / "requirements-lambda.txt").read_text()
-    assert "boto3" not in layer_reqs.lower().replace("boto3 comes with the runtime", "")
+    lock = (ROOT / "requirements-lambda.lock").read_text()
+    assert layer_reqs.endswith(lock)  # scripts/lock.sh copies the lock, whole closure and hashes, behind a header
+    assert "boto3" not in lock.lower()
     assert "aws-lambda-powertools" in layer_reqs
     assert "mutagen" in layer_reqs
 
@@ -284,3 +285,22 @@ def test_the_reconciler_is_invoked_asynchronously_with_retries_off_on_purpose(tr
     assert invoke_config["Properties"]["FunctionName"] == {"Ref": "ReconcilerFunction"}
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0
     assert resources["ReconcilerFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+def test_every_requirement_set_is_locked_with_hashes_and_the_layer_installs_with_require_hashes() -> None:
+    """Issue 18, item 10: every set a script installs has a lock whose every pin carries a sha256, and each lock
+    holds at least the pins of its input (scripts/lock.sh regenerates them)."""
+    import re
+
+    for source in sorted(ROOT.glob("requirements-*.txt")):
+        lock = source.with_suffix(".lock").read_text()
+        pins = re.findall(r"^([A-Za-z0-9_.-]+)==\S+ \\$", lock, re.M)
+        assert pins, source.name
+        for block in re.split(r"\n(?=[A-Za-z0-9_.-]+==)", lock.split("\n", 1)[1] if lock.startswith("#") else lock):
+            if "==" in block.split("\n", 1)[0]:
+                assert "--hash=sha256:" in block, (source.name, block[:80])
+        wanted = re.findall(r"^([A-Za-z0-9_.-]+)==", source.read_text(), re.M)
+        normal = {p.lower().replace("_", "-") for p in pins}
+        assert {w.lower().replace("_", "-") for w in wanted} <= normal, source.name
+    assert "--require-hashes" in (ROOT / "layers" / "common" / "Makefile").read_text()
+    assert "--require-hashes" in (ROOT / "scripts" / "_venv.sh").read_text()
