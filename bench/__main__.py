@@ -193,7 +193,8 @@ def _render_calls(c: calls.CallCounts) -> list[str]:
             "DynamoDB writes",
             "2",
             f"{writes:.2f}",
-            f"submit {per('submit', 'dynamodb', *calls.WRITES):.2f} (claim + jobId), "
+            f"submit {per('submit', 'dynamodb', *calls.WRITES):.2f} (claim + budget "
+            f"{per('submit', 'dynamodb', 'TransactWriteItems'):.2f} + jobId), "
             f"webhook {per('webhook', 'dynamodb', *calls.WRITES):.2f} (result)",
         ),
         ("S3 GetObject (ranged header read)", "n/a", f"{per('submit', 's3', 'GetObject'):.2f}", "one 64 KiB block"),
@@ -205,7 +206,7 @@ def _render_calls(c: calls.CallCounts) -> list[str]:
         ),
         (
             "Secrets Manager GetSecretValue",
-            "1 per container",
+            "1 per secret per container",
             f"{secrets} in all",
             "one per function that needs a secret, cached for SECRET_CACHE_SECONDS",
         ),
@@ -234,12 +235,14 @@ def _render_calls(c: calls.CallCounts) -> list[str]:
         + ", ".join(f"{k} {v}" for k, v in c.invocations.items())
         + f"; webhooks delivered {c.webhooks_sent}.",
         "",
-        "**One write over the floor, on purpose.** The floor's two writes (jobId, result) leave no record before "
-        "the POST, so a duplicate delivery of the S3 event (SQS and S3 are at-least-once) or a retry after a "
-        "crash would submit, and pay for, the same object twice: pyannoteAI has no idempotency key. The claim "
-        "write is what makes a duplicate a no-op and a crash recoverable (docs/RELIABILITY.md: 0 double "
-        "submissions in 10,000 uploads, 58 duplicate deliveries absorbed). It costs one 1 KB write unit, "
-        "$0.625 per million jobs.",
+        "**Two writes over the floor, on purpose.** The floor's two writes (jobId, result) leave no record "
+        "before the POST, so a duplicate delivery of the S3 event (SQS and S3 are at-least-once) or a retry after "
+        "a crash would submit, and pay for, the same object twice: pyannoteAI has no idempotency key. The claim "
+        "write is what makes a duplicate a no-op and a crash recoverable (docs/RELIABILITY.md: no unexplained "
+        "double submission, duplicate deliveries absorbed); it costs one 1 KB write unit, $0.625 per million jobs. "
+        "The budget's charge (README, \"Budget\") is the other: one TransactWriteItems with the claim's record and "
+        "the group's and the stack's day counters, so a quota cannot be exceeded by concurrent submits nor charged "
+        "twice by a retry. It is one call, and 6 write units (a transaction bills 2 per item): see the cost below.",
     ]
     return out
 
@@ -302,6 +305,7 @@ def _render_cost(box: containers.ContainerResults, c: calls.CallCounts, t: throu
         memory_mb=memory,
         table_writes_per_job=c.by(lambda f, s, op: s == "dynamodb" and op in calls.WRITES) / c.jobs,
         result_item_bytes=c.result_item_bytes,
+        transactions_per_job=c.by(lambda f, s, op: s == "dynamodb" and op == "TransactWriteItems") / c.jobs,
         s3_gets_per_job=c.calls[("submit", "s3", "GetObject")] / c.jobs,
         aws_calls_submit_per_job=submit_calls,
         log_bytes_per_job=t.log_bytes / t.uploads,
@@ -329,6 +333,12 @@ def _render_cost(box: containers.ContainerResults, c: calls.CallCounts, t: throu
     ]
     out += [
         f"| **total** | | | **${total:,.2f}** | |",
+        "",
+        f"**Per job: ${total / 1e6:.6f}** of AWS, before pyannoteAI's own price. The budget's share is its "
+        f"transaction: {cost.BUDGET_ITEMS_VOICEPRINT} items at {cost.TRANSACTION_WRU_PER_ITEM} write units, "
+        f"${cost.BUDGET_ITEMS_VOICEPRINT * cost.TRANSACTION_WRU_PER_ITEM * cost.PRICES['dynamodb_wru'] * 1e6:.2f} "
+        "per million jobs (an identification's dedup marker adds one item), a small price for a ceiling on what "
+        "uploads can make the stack, and the vendor's bill, grow to.",
         "",
         "Fixed monthly costs are apart: two secrets ($0.40 each), the reconciler's schedule (one invocation a "
         "few minutes, cents), the alarms, and PITR storage.",

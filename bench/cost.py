@@ -42,14 +42,23 @@ class Line:
         return self.quantity_per_job * self.unit_price * 1e6
 
 
-def dynamodb_wru_per_job(table_writes: float, result_item_bytes: int) -> float:
+# The budget's charge (budget_store): one transaction with the record, the group's and the stack's counters (an
+# identification adds its dedup marker). A transactional write costs 2 write units per item (each under 1 KB).
+BUDGET_ITEMS_VOICEPRINT = 3
+TRANSACTION_WRU_PER_ITEM = 2
+
+
+def dynamodb_wru_per_job(table_writes: float, result_item_bytes: int, transactions: float = 0.0) -> float:
     """Table writes (claim, jobId, result; the result item holds the voiceprint) plus the index writes they cause:
     the jobId write adds the record to byJobId (KEYS_ONLY) and byPending; the result removes it from byPending
-    and adds it to byGroup (which projects the voiceprint, so it is sized like the result)."""
+    and adds it to byGroup (which projects the voiceprint, so it is sized like the result). Plus the budget's
+    transactions (`transactions` of the `table_writes` calls), 2 units per item."""
     claim_and_submit = 2 * 1
     result = math.ceil(result_item_bytes / 1024)
     index_writes = 3 + result
-    return claim_and_submit + result + index_writes + max(0.0, table_writes - 3)
+    plain = table_writes - transactions
+    budget = transactions * BUDGET_ITEMS_VOICEPRINT * TRANSACTION_WRU_PER_ITEM
+    return claim_and_submit + result + index_writes + max(0.0, plain - 3) + budget
 
 
 def estimate(
@@ -60,6 +69,7 @@ def estimate(
     memory_mb: int,
     table_writes_per_job: float,
     result_item_bytes: int,
+    transactions_per_job: float,
     s3_gets_per_job: float,
     aws_calls_submit_per_job: float,
     log_bytes_per_job: float,
@@ -106,9 +116,10 @@ def estimate(
         ),
         Line(
             "DynamoDB write request units",
-            dynamodb_wru_per_job(table_writes_per_job, result_item_bytes),
+            dynamodb_wru_per_job(table_writes_per_job, result_item_bytes, transactions_per_job),
             PRICES["dynamodb_wru"],
-            f"3 table writes + 4 index writes; result item {result_item_bytes} B",
+            f"3 table writes + 4 index writes; result item {result_item_bytes} B; the budget's transaction: "
+            f"{BUDGET_ITEMS_VOICEPRINT} items x {TRANSACTION_WRU_PER_ITEM} units",
         ),
         Line("S3 GET (header read + pyannoteAI's fetch)", s3_gets_per_job + 1, PRICES["s3_get"], "measured + 1"),
         Line(
