@@ -69,6 +69,10 @@ def test_a_retried_submission_is_charged_once(load_handler, aws, emulator: Emula
         submit.lambda_handler(s3_sqs_event(aws, "team-a/a.wav", size, version, receive_count=attempt), context())
     assert _records(aws)["team-a/a.wav"]["status"] == "submitted"
     assert _posts(emulator) == 2  # the 503 was not a job; the one charge covered the retry
+    [counter] = [i for i in aws.all_items() if i["pk"] == "BUDGET#g#team-a/"]
+    assert counter["jobs"] == 1
+    _upload(submit, aws, "team-a/b.wav")  # the quota of 1 is spent by the one charge
+    assert _records(aws)["team-a/b.wav"]["failureCode"] == "quota_exceeded"
 
 
 def test_copies_of_one_recording_are_identified_once(load_handler, aws: Aws, emulator: Emulator) -> None:
