@@ -10,7 +10,7 @@ from bench import calls
 pytestmark = pytest.mark.e2e
 
 
-def test_a_successful_job_costs_the_floor_plus_the_claim_write() -> None:
+def test_a_successful_job_costs_the_floor_plus_the_claim_and_budget_writes() -> None:
     counts = calls.count(6, timeout=120)
 
     assert counts.jobs == 6
@@ -26,7 +26,7 @@ def test_a_successful_job_costs_the_floor_plus_the_claim_write() -> None:
         "presigns": 1,
         "posts": 1,
         "polls": 0,
-        "submit writes": 2,  # claim + jobId
+        "submit writes": 3,  # claim + the budget's transaction (one call) + jobId
         "webhook writes": 1,  # the result
         "header reads": 1,
     }
