@@ -26,6 +26,7 @@ make_venv() {
   local want
   want="$(cat "$ROOT"/requirements-*.txt "$ROOT"/requirements-*.lock | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want:$req" ]; then
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/requirements-pip.lock"
     "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/$lock"
     echo "$want:$req" > "$stamp"
   fi
