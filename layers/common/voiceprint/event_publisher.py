@@ -79,7 +79,8 @@ class EventPublisher:
         return {"batchItemFailures": [{"itemIdentifier": failed.sequence}]}
 
     def put(self, pending: Sequence[Pending]) -> Pending | None:
-        """Publish in order; returns the first event that may succeed later (nothing after it was attempted)."""
+        """Publish in order; returns the first event that may succeed later. Events of its request that came after
+        it may have been published already: the stream's retry publishes them again, with the same eventId."""
         for chunk in self._chunks(pending):
             entries = [p.entry(self._bus) for p in chunk]
             try:
