@@ -282,41 +282,28 @@ class SubmitService:
         """Record the paid job. Should the write fail (anything but a lost claim), the claim must not stay
         `submitting`, or its return after the lease would POST, and pay, again: the job is recorded without its
         warning (the only part of unbounded origin), else the record fails with the jobId in its reason."""
-        try:
-            return self._store.record_submitted(
-                ref,
-                claim,
-                job_id=job.job_id,
-                vendor_status=job.status,
-                warning=job.warning,
-                now=self._clock(),
-                details=details,
-            )
-        except LostClaim:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the job exists: whatever failed, it must be written down
-            logger.error(
-                "job created but not recorded; recording it without its warning",
-                extra={"job_id": job.job_id, "error_type": type(exc).__name__},
-            )
-            metrics.add_metric(name="JobRecordErrors", unit=MetricUnit.Count, value=1)
-        try:
-            return self._store.record_submitted(
-                ref,
-                claim,
-                job_id=job.job_id,
-                vendor_status=job.status,
-                warning=None,
-                now=self._clock(),
-                details=details,
-            )
-        except LostClaim:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            logger.error(
-                "job created but not recorded; failing the record",
-                extra={"job_id": job.job_id, "error_type": type(exc).__name__},
-            )
+        for attempt, (warning, then) in enumerate(
+            ((job.warning, "recording it without its warning"), (None, "failing the record"))
+        ):
+            try:
+                return self._store.record_submitted(
+                    ref,
+                    claim,
+                    job_id=job.job_id,
+                    vendor_status=job.status,
+                    warning=warning,
+                    now=self._clock(),
+                    details=details,
+                )
+            except LostClaim:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the job exists: whatever failed, it must be written down
+                logger.error(
+                    f"job created but not recorded; {then}",
+                    extra={"job_id": job.job_id, "error_type": type(exc).__name__},
+                )
+                if attempt == 0:
+                    metrics.add_metric(name="JobRecordErrors", unit=MetricUnit.Count, value=1)
         reason = f"pyannoteAI job {job.job_id} was created but could not be recorded; not resubmitted"
         self._store.mark_failed(ref, claim, code=FailureCode.VENDOR_INVALID, reason=reason, now=self._clock())
         return None
