@@ -53,6 +53,12 @@ def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _de.deserialize(v) for k, v in item.items()}
 
 
+def _still_open() -> tuple[str, dict[str, str]]:
+    """The condition "not terminal" on the status (named #st), with its values: terminal records never change."""
+    values = {f":t{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
+    return f"NOT (#st IN ({', '.join(values)}))", values
+
+
 def _is_conditional_failure(exc: Exception) -> bool:
     return is_conditional_failure(exc)
 
@@ -325,8 +331,7 @@ class JobStore:
     ) -> ApplyResult:
         """Move the record of `job_id` to `outcome`; terminal records never change again. With `allow_early` (the
         webhook's ref was bound to this record), a result for a record without a jobId yet is kept on it."""
-        terminal_values = {f":t{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
-        not_terminal = f"NOT (#st IN ({', '.join(terminal_values)}))"
+        not_terminal, terminal_values = _still_open()
         if outcome.terminal:
             fields: dict[str, Any] = {
                 "status": outcome.status.value,
@@ -402,13 +407,13 @@ class JobStore:
     def record_poll_error(self, keys: Mapping[str, str], job_id: str, *, reason: str, now: float) -> int | None:
         """Count an answer about `job_id` that could not be settled and move the record to the back of the poll
         queue; returns the count so far, None if the record is no longer this job's or is already settled."""
-        terminal_values = {f":t{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
+        not_terminal, terminal_values = _still_open()
         try:
             item = self._update(
                 keys,
                 set_={"lastError": reason, "pendingSince": int(now), "updatedAt": int(now)},
                 add={"pollErrors": 1},
-                condition=f"jobId = :jid AND NOT (#st IN ({', '.join(terminal_values)}))",
+                condition=f"jobId = :jid AND {not_terminal}",
                 cond_values={":jid": job_id, **terminal_values},
                 names={"#st": "status"},
                 return_new=True,
