@@ -145,9 +145,11 @@ def _render(
         "",
         "CPU time (`time.process_time`) of the handler's process for one invocation; moto and the emulator run in "
         "the parent, so their work is not counted. The first invocation of each process (secret fetch, new "
-        "connections, mutagen's import) is reported apart. The submit floor claims with a conditional write, reads "
-        "the header with one ranged GET, presigns, POSTs and writes the jobId, and nothing else (no logs, metrics, "
-        "validation or error handling); the webhook floor verifies the HMAC and makes one conditional write.",
+        "connections, mutagen's import) is reported apart. The submit floor reads the header with one ranged GET, "
+        "claims the record and charges the budget's day counters in one transaction, presigns, POSTs and writes "
+        "the jobId, and nothing else (no logs, metrics, validation or error handling); the webhook floor verifies "
+        "the HMAC and makes one conditional write. Ours and the floors make their AWS clients with the same "
+        "config (no client-side parameter validation: AWS validates every request).",
         "",
         f"| function | ours | floor | ratio, 95% CI, pair spread | budget ≤ {WARM_BUDGET}x "
         "| first invocation (ours / floor) | wall, warm |",
@@ -191,7 +193,7 @@ def _render_calls(c: calls.CallCounts) -> list[str]:
         ("GET /v1/jobs/{id} (polls)", "0", f"{c.api['GET /v1/jobs/{id}'] / c.jobs:.2f}", "webhooks all arrived"),
         (
             "DynamoDB writes",
-            "2",
+            "3",
             f"{writes:.2f}",
             f"submit {per('submit', 'dynamodb', *calls.WRITES):.2f} (claim + budget "
             f"{per('submit', 'dynamodb', 'TransactWriteItems'):.2f} + jobId), "
@@ -235,14 +237,16 @@ def _render_calls(c: calls.CallCounts) -> list[str]:
         + ", ".join(f"{k} {v}" for k, v in c.invocations.items())
         + f"; webhooks delivered {c.webhooks_sent}.",
         "",
-        "**Two writes over the floor, on purpose.** The floor's two writes (jobId, result) leave no record "
-        "before the POST, so a duplicate delivery of the S3 event (SQS and S3 are at-least-once) or a retry after "
-        "a crash would submit, and pay for, the same object twice: pyannoteAI has no idempotency key. The claim "
-        "write is what makes a duplicate a no-op and a crash recoverable (docs/RELIABILITY.md: no unexplained "
-        "double submission, duplicate deliveries absorbed); it costs one 1 KB write unit, $0.625 per million jobs. "
-        "The budget's charge (README, \"Budget\") is the other: one TransactWriteItems with the claim's record and "
-        "the group's and the stack's day counters, so a quota cannot be exceeded by concurrent submits nor charged "
-        "twice by a retry. It is one call, and 6 write units (a transaction bills 2 per item): see the cost below.",
+        "**The floor's writes** are the least a correct submit makes: one transaction that claims the record "
+        "(so a duplicate delivery of the S3 event, SQS and S3 being at-least-once, cannot submit and pay for the "
+        "same object twice: pyannoteAI has no idempotency key) and charges the group's and the stack's day "
+        "counters (so a quota cannot be exceeded by concurrent submits nor charged twice by a retry), the jobId, "
+        "and the webhook's result. **One write over the floor, on purpose:** ours claims with its own conditional "
+        "write before it reads the object, then charges in the transaction (conditioned on that claim) once the "
+        "header has given the duration. A duplicate delivery or a held lease therefore stops before any S3 read, "
+        "and a crash between the read and the POST leaves a lease the next attempt can take over "
+        "(docs/RELIABILITY.md: no unexplained double submission, duplicate deliveries absorbed). It costs one "
+        "1 KB write unit, $0.625 per million jobs; the transaction bills 2 units per item (see the cost below).",
     ]
     return out
 

@@ -7,7 +7,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 4})
+_CONFIG = Config(
+    connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 4}, parameter_validation=False
+)
 events = boto3.client("events", config=_CONFIG)
 
 

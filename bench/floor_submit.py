@@ -1,6 +1,8 @@
 """The floor for the submit function: raw boto3 and urllib3 doing the same work per object with nothing else:
-claim write, one ranged read of the header, presign, POST /v1/voiceprint, jobId write. No validation of the
-header, no error handling, no logs or metrics: what any implementation must at least spend."""
+one ranged read of the header, one transaction that claims the record and charges the group's and the stack's
+day counters (the budget every submit must pass since issue 18; a fixed duration stands for the header's),
+presign, POST /v1/voiceprint, jobId write. No validation of the header, no error handling, no logs or metrics:
+what any implementation must at least spend."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import boto3
 import urllib3
 from botocore.config import Config
 
-_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 4})
+_CONFIG = Config(
+    connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 4}, parameter_validation=False
+)
 ddb = boto3.client("dynamodb", config=_CONFIG)
 s3 = boto3.client("s3", config=_CONFIG.merge(Config(signature_version="s3v4")))
 sqs = boto3.client("sqs", config=_CONFIG)
@@ -35,15 +39,31 @@ def _submit(record: dict[str, Any]) -> None:
     obj = json.loads(record["body"])["Records"][0]["s3"]
     bucket, key, version = obj["bucket"]["name"], unquote_plus(obj["object"]["key"]), obj["object"]["versionId"]
     item_key = {"pk": {"S": f"OBJ#{bucket}/{key}"}, "sk": {"S": f"VER#{version}"}}
-    ddb.update_item(
-        TableName=TABLE,
-        Key=item_key,
-        UpdateExpression="SET #s = :s",
-        ConditionExpression="attribute_not_exists(pk)",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": {"S": "submitting"}},
-    )
     s3.get_object(Bucket=bucket, Key=key, VersionId=version, Range="bytes=0-65535")["Body"].read()
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+
+    def counter(pk: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": TABLE,
+                "Key": {"pk": {"S": pk}, "sk": {"S": f"DAY#{day}"}},
+                "UpdateExpression": "ADD jobs :one, audioSeconds :s",
+                "ConditionExpression": "attribute_not_exists(audioSeconds) OR audioSeconds <= :room",
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":s": {"N": "10"}, ":room": {"N": "1000000000"}},
+            }
+        }
+
+    claim = {
+        "Update": {
+            "TableName": TABLE,
+            "Key": item_key,
+            "UpdateExpression": "SET #s = :s",
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": "submitting"}},
+        }
+    }
+    ddb.transact_write_items(TransactItems=[claim, counter("BUDGET#g#"), counter("BUDGET#stack")])  # type: ignore[list-item]
     url = s3.generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": key, "VersionId": version}, ExpiresIn=1800
     )

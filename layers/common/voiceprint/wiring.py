@@ -1,7 +1,8 @@
 """Builds the AWS clients and services a handler needs, once per cold start.
 
 Kept apart from the services so they stay importable without AWS; every client honours AWS_ENDPOINT_URL, which
-is how the local stack points the unchanged handlers at moto.
+is how the local stack points the unchanged handlers at moto. Each factory imports its module when called, so a
+function imports only the stores it uses (each module costs 2-5 ms of cold start: docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -12,12 +13,6 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from voiceprint.budget_store import BudgetStore
-from voiceprint.job_store import JobStore
-from voiceprint.result_store import ResultStore
-from voiceprint.secret_source import SecretSource
-from voiceprint.settings import Settings
-
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
@@ -25,10 +20,19 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
+    from voiceprint.budget_store import BudgetStore
+    from voiceprint.job_store import JobStore
     from voiceprint.pyannote_client import PyannoteClient
+    from voiceprint.result_store import ResultStore
+    from voiceprint.secret_source import SecretSource
+    from voiceprint.settings import Settings
 
-# Short timeouts and standard retries (with jitter) for AWS calls: a Lambda has no time for the defaults.
-AWS_CONFIG = Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 4})
+# Short timeouts and standard retries (with jitter) for AWS calls: a Lambda has no time for the defaults. No
+# client-side parameter validation: AWS validates every request anyway, and botocore's walk of our records' many
+# attributes was about a tenth of submit's warm CPU (docs/BENCHMARKS.md).
+AWS_CONFIG = Config(
+    connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 4}, parameter_validation=False
+)
 
 
 def dynamodb() -> DynamoDBClient:
@@ -54,6 +58,8 @@ def secretsmanager() -> SecretsManagerClient:
 
 def secret(secret_id: str, settings: Settings, client: SecretsManagerClient) -> SecretSource:
     # Callers share one Secrets Manager client for all their secrets: each boto3 client costs ~40 ms cold.
+    from voiceprint.secret_source import SecretSource
+
     return SecretSource(
         secret_id,
         max_age=settings.secret_cache_seconds,
@@ -63,17 +69,21 @@ def secret(secret_id: str, settings: Settings, client: SecretsManagerClient) -> 
 
 
 def job_store(settings: Settings, client: DynamoDBClient | None = None) -> JobStore:
+    from voiceprint.job_store import JobStore
+
     return JobStore(client or dynamodb(), settings.table_name, retention_days=settings.retention_days)
 
 
 def budget_store(settings: Settings, client: DynamoDBClient) -> BudgetStore:
+    from voiceprint.budget_store import BudgetStore
+
     return BudgetStore(client, settings.table_name)
 
 
 def pyannote_client(
     settings: Settings, secrets: SecretsManagerClient, *, timeout_seconds: float | None = None
 ) -> PyannoteClient:
-    # Imported here: the webhook, events and read functions start without it (most webhooks never call the API).
+    # The webhook, events and read functions start without it (most webhooks never call the API).
     from voiceprint.pyannote_client import PyannoteClient
 
     api_key = secret(settings.api_key_secret_id, settings, secrets)
@@ -96,5 +106,7 @@ def lazy_s3() -> Callable[[], S3Client]:
 
 def result_store(settings: Settings, s3_client: S3Client | None = None) -> ResultStore:
     """With the caller's S3 client if it has one already (the submit function), else one made on first use."""
+    from voiceprint.result_store import ResultStore
+
     client = (lambda: s3_client) if s3_client is not None else lazy_s3()
     return ResultStore(client, settings.results_bucket, inline_max_bytes=settings.inline_result_max_bytes)
