@@ -1,4 +1,4 @@
-"""One-off: embeddings computed by resemblyzer itself, the reference that tests/unit/test_embeddings.py checks the
+"""One-off: embeddings computed by resemblyzer itself, the reference that tests/tooling/test_embeddings.py checks the
 numpy port (local/voiceprint_local/embeddings.py) against.
 
 Needs torch, librosa, scipy, webrtcvad and resemblyzer==0.1.4, e.g. in a Python 3.11 venv; not part of the test

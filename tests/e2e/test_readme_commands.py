@@ -30,7 +30,7 @@ NOT_RUN = {
     "scripts/bench.sh": "about 10 minutes; its output is docs/BENCHMARKS.md, regenerated with each change it measures",
     "scripts/reliability.sh": "over an hour; its output is docs/RELIABILITY.md (the small run below does run)",
     "scripts/make_resemblyzer_reference.py": "needs torch and librosa (resemblyzer's own stack) to make the fixture",
-    "scripts/lock.sh": "rewrites the committed locks from PyPI (8 min); tests/unit/test_template.py checks them",
+    "scripts/lock.sh": "rewrites the committed locks from PyPI (8 min); tests/template/test_template.py checks them",
     "scripts/voiceprint --stack": "needs a deployed stack and AWS credentials",
     "scripts/voiceprint --api": "needs a deployed stack's API and AWS credentials",
     "aws secretsmanager": "creates secrets in an AWS account",

@@ -15,7 +15,8 @@ from voiceprint.webhook_signature import verify
 from voiceprint_local import openapi_spec, voiceprints
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.clock import ManualClock
-from voiceprint_local.emulator import Emulator, EmulatorConfig
+from voiceprint_local.emulator import Emulator
+from voiceprint_local.emulator_types import EmulatorConfig
 
 KEY = "emu-key"
 SECRET = "emu-webhook-secret"

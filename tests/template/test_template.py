@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from voiceprint import budget_store, change_events, object_ref
 from voiceprint_local import template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -304,3 +305,38 @@ def test_every_requirement_set_is_locked_with_hashes_and_the_layer_installs_with
         assert {w.lower().replace("_", "-") for w in wanted} <= normal, source.name
     assert "--require-hashes" in (ROOT / "layers" / "common" / "Makefile").read_text()
     assert "--require-hashes" in (ROOT / "scripts" / "_venv.sh").read_text()
+
+
+SECTIONS = ("Code", "Ingest", "Storage", "API", "Functions", "Events", "Alarms")
+
+
+def test_the_template_reads_in_sections_with_the_table_key_layout_above_the_table() -> None:
+    text = template.TEMPLATE_PATH.read_text()
+    banners = re.findall(r"^  # =+\n  # (\w+)[: ].*\n  # =+$", text, flags=re.MULTILINE)
+    assert tuple(banners) == SECTIONS
+    layout = text[text.index("  # Storage:") : text.index("  JobsTable:")]
+    prefixes = (change_events.RECORD_PK_PREFIX, *budget_store.RECORD_PREFIXES)
+    assert all(f'pk "{p}' in layout for p in prefixes), "every kind of item the code writes, above the table"
+    assert object_ref.record_keys("b", "k", "v")["sk"].startswith("VER#")
+    assert 'sk "VER#' in layout
+    indexes = [i["IndexName"] for i in template.resources()["JobsTable"]["Properties"]["GlobalSecondaryIndexes"]]
+    assert all(f"{name} (" in layout for name in indexes), "every index, with its keys"
+
+
+def test_the_readme_layout_names_every_module() -> None:
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout") : readme.index("## What the tests cover")]
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", layout))
+    folders = ["layers/common/voiceprint", "local/voiceprint_local", "local/voiceprint_local/reliability"]
+    folders += ["cli/voiceprint_cli", "bench", "functions"]
+    missing = []
+    for folder in folders:
+        for path in sorted((ROOT / folder).iterdir()):
+            name = path.stem if path.suffix == ".py" else path.name if path.is_dir() else ""
+            if not name or name.startswith(".") or name in {"__init__", "__pycache__"} or path.name.endswith(".txt"):
+                continue
+            if name.startswith("floor_"):
+                name = "floor_"  # the floors are named together
+            if name not in words and f"{name}*" not in layout:
+                missing.append(f"{folder}/{path.name}")
+    assert missing == []

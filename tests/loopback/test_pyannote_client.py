@@ -19,7 +19,8 @@ from voiceprint.pyannote_client import (
     TransientError,
 )
 from voiceprint_local import openapi_spec
-from voiceprint_local.emulator import Emulator, EmulatorConfig, RawAnswer
+from voiceprint_local.emulator import Emulator
+from voiceprint_local.emulator_types import EmulatorConfig, RawAnswer
 
 KEY = "client-test-key"
 
