@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.reliability import captured_output
+from voiceprint_local.reliability.capture import captured_output
 from voiceprint_local.stack import LocalStack, StackOptions, wait_for
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.reliability import captured_output
+from voiceprint_local.reliability.capture import captured_output
 from voiceprint_local.stack import LocalStack, StackOptions, wait_for
 
 # Innermost frames that mean "this thread is waiting", not working.

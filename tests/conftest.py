@@ -26,7 +26,8 @@ for _name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):
     os.environ.setdefault(_name, str(template.global_environment()[_name]))
 
 from voiceprint.settings import get_settings  # noqa: E402 - after the environment above
-from voiceprint_local.emulator import Emulator, EmulatorConfig  # noqa: E402
+from voiceprint_local.emulator import Emulator  # noqa: E402
+from voiceprint_local.emulator_types import EmulatorConfig  # noqa: E402
 from voiceprint_local.lambda_context import LocalLambdaContext  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

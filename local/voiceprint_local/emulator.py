@@ -9,124 +9,37 @@ scripted answers, and an injectable clock.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import random
 import threading
-import time
 import uuid
-from collections import Counter, deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections import deque
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
 from voiceprint.webhook_signature import sign
-from voiceprint_local import openapi_spec, voiceprints
+from voiceprint_local import emulator_work as work
+from voiceprint_local import openapi_spec
 from voiceprint_local.clock import Clock, SystemClock
+from voiceprint_local.emulator_http import handler_for
+from voiceprint_local.emulator_types import (
+    GROUPS,
+    HOSTILE_ANSWERS,
+    MAX_SECONDS,
+    Delivery,
+    EmulatorConfig,
+    Job,
+    RawAnswer,
+    Stats,
+    hostile_answer,
+    iso,
+    url_identity,
+)
 from voiceprint_local.sigv4 import PresignError, verify_presigned_get
-
-MAX_SECONDS = 30.0
-MAX_BYTES = 100 * 1024 * 1024
-RETRY_SCHEDULE = (0.0, 60.0, 300.0)  # "up to 3 retries: immediately, after 1 min, after 5 min"
-GROUPS = {"/v1/voiceprint": "submit", "/v1/identify": "submit", "/v1/diarize": "submit", "/v1/media/input": "media"}
-
-
-@dataclass
-class EmulatorConfig:
-    api_key: str
-    webhook_secret: str
-    presign_secret_key: str | None = None  # when set, presigned S3 URLs are verified like S3 would
-    signature_encoding: str = "hex"
-    rate_limits: dict[str, int] | None = None  # e.g. {"submit": 100, "media": 100, "read": 300} per window
-    rate_window_seconds: float = 60.0  # the API's window is a minute; tests shorten it
-    processing_seconds: float = 0.5  # emulated time from creation to result
-    latency_seconds: float = 0.0  # real delay added to every answer
-    failure_rate: float = 0.0  # share of jobs that fail for no reason of the audio's
-    drop_webhook_rate: float = 0.0  # share of jobs whose webhook is never sent
-    duplicate_webhook_rate: float = 0.0  # share of jobs whose webhook is sent twice
-    status_only: bool | None = None  # force webhookStatusOnly on every job
-    status_only_rate: float = 0.0  # share of jobs whose webhook is status-only anyway
-    error_rate: float = 0.0  # share of API requests answered 5xx (nothing created)
-    timeout_rate: float = 0.0  # share of submits that create the job, then answer too late for the client
-    stall_seconds: float = 10.0  # how late a "timeout" answers
-    seed: int = 0
-    retry_schedule: tuple[float, ...] = RETRY_SCHEDULE
-    embedding: str = "toy"  # "resemblyzer": real speaker embeddings (the optional [embeddings] extra)
-    max_audio_bytes: int = MAX_BYTES  # the API's 100 MiB; tests lower it instead of moving 100 MiB around
-    # Share of jobs whose first GET /v1/jobs/{id} is answered outside the spec (HOSTILE_ANSWERS, in turn); later
-    # answers for the job are genuine.
-    hostile_answer_rate: float = 0.0
-
-
-# What a misbehaving vendor may answer to GET /v1/jobs/{id}: a status the spec does not list, an output with the
-# wrong types, a body announced larger than any genuine answer, and a body trickled a byte at a time.
-HOSTILE_ANSWERS = ("unknown_status", "malformed_output", "oversized", "slow")
-
-
-@dataclass
-class Job:
-    id: str
-    kind: str
-    url: str
-    webhook: str | None
-    status_only: bool
-    created_at: float
-    request: dict[str, Any]
-    status: str = "created"
-    updated_at: float = 0.0
-    output: dict[str, Any] | None = None
-    due_at: float = 0.0
-
-
-@dataclass
-class Delivery:
-    job_id: str
-    due_at: float
-    attempt: int = 0  # 0 = first try, then x-retry-num 1..3
-    reason: str = ""
-    duplicate: bool = False
-
-
-@dataclass(frozen=True)
-class RawAnswer:
-    """A hostile answer, sent as given: any bytes (not necessarily JSON), optionally a few bytes at a time with a
-    pause between (a trickled body), each pause interrupted when the emulator stops."""
-
-    body: bytes
-    trickle_bytes: int = 0  # 0: all at once
-    trickle_seconds: float = 0.0
-    declared_length: int | None = None  # a Content-Length other than the body's (the connection is closed after)
-
-
-@dataclass
-class Stats:
-    requests: Counter[str] = field(default_factory=Counter)
-    answers: Counter[int] = field(default_factory=Counter)
-    submissions_by_url: Counter[str] = field(default_factory=Counter)
-    webhooks_sent: int = 0
-    webhooks_failed: int = 0
-    webhooks_dropped: int = 0
-    injected_errors: int = 0
-    injected_timeouts: int = 0
-    timeouts_by_url: Counter[str] = field(default_factory=Counter)  # which objects' answers were lost
-    trickled_bytes: int = 0  # of trickled raw answers, sent before the client gave up (or the end)
-    hostile_answers: Counter[str] = field(default_factory=Counter)
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _url_identity(url: str) -> str:
-    """The object a (presigned) URL points at, without its signature: for double-billing counts."""
-    parts = urlsplit(url)
-    return f"{parts.netloc}{parts.path}?{parts.query.split('&X-Amz-', 1)[0]}" if parts.query else url
 
 
 class Emulator:
@@ -152,7 +65,7 @@ class Emulator:
     def start(self, host: str = "127.0.0.1", port: int = 0, *, background: bool = True) -> Emulator:
         """Serve HTTP; with `background`, a worker also calls tick() every 10 ms. Tests that drive a manual
         clock pass background=False and call tick() themselves, so nothing happens behind their back."""
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = ThreadingHTTPServer((host, port), handler_for(self))
         self._server.daemon_threads = True
         self._threads = [
             threading.Thread(
@@ -190,6 +103,24 @@ class Emulator:
             job = self.jobs[job_id]
             self._finish(job, status, output, webhook=webhook)
 
+    def job_snapshot(self) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """Every job as (id, status, a copy of its output), read under the lock: for the chaos run's attacks."""
+        with self._lock:
+            return [(j.id, j.status, dict(j.output) if j.output else None) for j in self.jobs.values()]
+
+    # -- for the HTTP side (emulator_http) ---------------------------------------------------------------------
+    def count_answer(self, status: int) -> None:
+        with self._lock:
+            self.stats.answers[status] += 1
+
+    def count_trickled(self, sent: int) -> None:
+        with self._lock:
+            self.stats.trickled_bytes += sent
+
+    def stopping(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True as soon as the emulator stops (a trickled answer then ends)."""
+        return self._stop.wait(seconds)
+
     # -- request handling ----------------------------------------------------------------------------------
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -225,7 +156,7 @@ class Emulator:
             # The job exists and is billed, but the client gives up before the answer: its retry bills again.
             with self._lock:
                 self.stats.injected_timeouts += 1
-                self.stats.timeouts_by_url[_url_identity(str((payload or {}).get("url", "")))] += 1
+                self.stats.timeouts_by_url[url_identity(str((payload or {}).get("url", "")))] += 1
             self._stop.wait(self.config.stall_seconds)
         return status, answer, rl_headers
 
@@ -309,15 +240,15 @@ class Emulator:
         )
         with self._lock:
             self.jobs[job.id] = job
-            self.stats.submissions_by_url[_url_identity(job.url)] += 1
+            self.stats.submissions_by_url[url_identity(job.url)] += 1
         return 200, {"jobId": job.id, "status": job.status}
 
     def job_answer(self, job: Job) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "jobId": job.id,
             "status": job.status,
-            "createdAt": _iso(job.created_at),
-            "updatedAt": _iso(job.updated_at),
+            "createdAt": iso(job.created_at),
+            "updatedAt": iso(job.updated_at),
         }
         if job.output is not None:
             answer["output"] = job.output
@@ -340,15 +271,7 @@ class Emulator:
             return None
         kind = HOSTILE_ANSWERS[sum(self.stats.hostile_answers.values()) % len(HOSTILE_ANSWERS)]
         self.stats.hostile_answers[kind] += 1
-        genuine = self.job_answer(job)
-        if kind == "unknown_status":
-            return {**genuine, "status": "queued"}
-        if kind == "malformed_output":
-            return {**genuine, "status": "succeeded", "output": {"voiceprint": 42, "identification": "everyone"}}
-        body = json.dumps(genuine).encode()
-        if kind == "oversized":
-            return RawAnswer(body, declared_length=1 << 40)
-        return RawAnswer(body, trickle_bytes=1, trickle_seconds=0.5)
+        return hostile_answer(kind, self.job_answer(job))
 
     def _list_jobs(self, query: dict[str, list[str]]) -> tuple[int, Any]:
         try:
@@ -367,7 +290,7 @@ class Emulator:
             ids = [j.id for j in jobs]
             jobs = jobs[ids.index(cursor) + 1 :] if cursor in ids else []
         page = jobs[:limit]
-        items = [{"id": j.id, "status": j.status, "createdAt": _iso(j.created_at)} for j in page]
+        items = [{"id": j.id, "status": j.status, "createdAt": iso(j.created_at)} for j in page]
         next_cursor = page[-1].id if len(jobs) > limit else None
         return 200, {"items": items, "nextCursor": next_cursor}
 
@@ -439,55 +362,23 @@ class Emulator:
         return bytes(data)
 
     def _process(self, job: Job) -> tuple[str, dict[str, Any] | None]:
-        import mutagen
-
         try:
             audio = self._load(job.url)
         except (PresignError, LookupError, requests.RequestException):
             return "failed", {"error": "Could not load audio"}
         if len(audio) > self.config.max_audio_bytes:
             return "failed", {"error": f"File too large (max {self.config.max_audio_bytes} bytes)"}
-        try:
-            parsed = mutagen.File(io.BytesIO(audio))
-        except Exception:  # noqa: BLE001 - any parse failure means the same to a client
-            parsed = None
-        length = getattr(getattr(parsed, "info", None), "length", None)
+        length = work.audio_seconds(audio)
         if not length:
             return "failed", {"error": "Could not load audio"}
         if job.kind == "voiceprint" and length > MAX_SECONDS:
             return "failed", {"error": f"Audio too long ({length:.1f} s, max 30 s)"}
         if self._rng.random() < self.config.failure_rate:
             return "failed", {"error": "Internal processing error"}
-        voiceprint = self._voiceprint(audio)
+        voiceprint = work.voiceprint_of(audio, self.config.embedding)
         if job.kind == "voiceprint":
             return "succeeded", {"voiceprint": voiceprint}
-        return "succeeded", self._identify(job, voiceprint, float(length))
-
-    def _voiceprint(self, audio: bytes) -> str:
-        if self.config.embedding == "resemblyzer":
-            from voiceprint_local import embeddings
-
-            samples = embeddings.wav_samples(audio)
-            if samples is not None:
-                return voiceprints.encode_embedding(embeddings.embed(*samples))
-        vector = voiceprints.embedding(audio)
-        if vector is None:  # not 16-bit PCM WAV: still deterministic, from the bytes
-            vector = [((b % 200) - 100) / 100 for b in audio[-24:].rjust(24, b"\0")]
-        return voiceprints.encode(vector)
-
-    @staticmethod
-    def _identify(job: Job, voiceprint: str, length: float) -> dict[str, Any]:
-        matching = job.request.get("matching") or {}
-        threshold = float(matching.get("threshold") or 0)
-        scores = {vp["label"]: voiceprints.compare(voiceprint, vp["voiceprint"]) for vp in job.request["voiceprints"]}
-        best = max(scores, key=lambda k: scores[k])
-        match = best if scores[best] >= threshold else None
-        segment = {"speaker": "SPEAKER_00", "start": 0.0, "end": round(length, 3)}
-        return {
-            "diarization": [segment],
-            "identification": [{**segment, "diarizationSpeaker": "SPEAKER_00", "match": match}],
-            "voiceprints": [{"speaker": "SPEAKER_00", "match": match or "", "confidence": scores}],
-        }
+        return "succeeded", work.identify(job.request, voiceprint, length)
 
     def _deliver(self, delivery: Delivery) -> None:
         with self._lock:
@@ -520,58 +411,3 @@ class Emulator:
             if delivery.attempt < len(self.config.retry_schedule):
                 due = self.clock.now() + self.config.retry_schedule[delivery.attempt]
                 self._deliveries.append(Delivery(job.id, due, delivery.attempt + 1, reason))
-
-
-def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = 2  # idle keep-alive connections close, so a stopped server leaves no thread behind
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, answer, extra = emulator.handle(self.command, self.path, headers, body)
-            raw = answer if isinstance(answer, RawAnswer) else None
-            data = raw.body if raw else b"" if answer is None else json.dumps(answer).encode()
-            if raw is not None and raw.declared_length is not None:
-                self.close_connection = True
-            with emulator._lock:
-                emulator.stats.answers[status] += 1
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header(
-                "Content-Length", str(raw.declared_length if raw and raw.declared_length is not None else len(data))
-            )
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                if raw is None or not raw.trickle_bytes:
-                    self.wfile.write(data)  # fails only when the client gave up (its timeout)
-                    return
-                for start in range(0, len(data), raw.trickle_bytes):
-                    if start and emulator._stop.wait(raw.trickle_seconds):
-                        break
-                    self.wfile.write(data[start : start + raw.trickle_bytes])
-                    self.wfile.flush()
-                    with emulator._lock:
-                        emulator.stats.trickled_bytes += raw.trickle_bytes
-
-        do_GET = do_POST = do_PUT = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # request lines carry presigned URLs: they are credentials, so nothing is logged
-
-    return Handler
-
-
-def wait_until(predicate: Any, *, timeout: float, interval: float = 0.02) -> bool:
-    """Poll `predicate` until true or `timeout` real seconds pass (bounded, for tests and the demo)."""
-    deadline = time.monotonic() + timeout
-    stop = threading.Event()
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        stop.wait(interval)
-    return bool(predicate())

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from voiceprint_local import reliability
+from voiceprint_local.reliability import burst, chaos, report
 
 pytestmark = pytest.mark.e2e
 
 
 def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
-    result = reliability.run_chaos(
+    result = chaos.run_chaos(
         60,
         seed=3,
         timeout=240,
@@ -54,14 +54,14 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
     assert result.extra_jobs == result.extra_jobs_forced
     # each lost answer ended either as an adopted result or as a (forced) second job
     assert result.adopted_instead_of_resubmitted + result.extra_jobs > 0
-    assert result.forged_sent == reliability.FORGED_WEBHOOKS
+    assert result.forged_sent == chaos.FORGED_WEBHOOKS
     assert set(result.forged_answers) <= {"400", "401"}
     assert result.forged_writes == 0
     # Issue 11: genuine results replayed at other records, and forged queue messages, change nothing and cost nothing
     # (extra_jobs_unexplained above; lost and announcements below).
-    assert result.replays_sent == reliability.CROSS_REPLAYS
+    assert result.replays_sent == chaos.CROSS_REPLAYS
     assert result.crossed_records == []
-    assert sum(result.queue_forgeries.values()) == reliability.FORGED_QUEUE_MESSAGES
+    assert sum(result.queue_forgeries.values()) == chaos.FORGED_QUEUE_MESSAGES
     assert result.poison_dead_lettered == result.queue_forgeries["poison"]
     assert result.log_lines > 100
     assert result.secret_leaks == {
@@ -74,15 +74,15 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
     assert result.announcements.expected == result.objects - len(result.dead_lettered)
     assert (result.announcements.missing, result.announcements.unexpected) == (0, 0)
     assert result.ok
-    report = reliability.render(None, result, "test")
-    assert "Chaos: " in report
-    assert "PASS" in report
+    page = report.render(None, result, "test")
+    assert "Chaos: " in page
+    assert "PASS" in page
 
 
 def test_a_burst_over_the_rate_limit_ends_with_every_voiceprint_and_bounded_429s() -> None:
     # 4 submits per 2 s window: 120 uploads need 30 windows, so the limit binds even on a loaded machine (the
     # stack alone submits ~3.5/s, the budget's transaction included).
-    result = reliability.run_burst(120, scale=30, seed=5, timeout=240, limit=4)
+    result = burst.run_burst(120, scale=30, seed=5, timeout=240, limit=4)
     assert result.settled
     assert result.statuses == {"succeeded": 120}
     assert result.jobs_created == 120
@@ -93,4 +93,4 @@ def test_a_burst_over_the_rate_limit_ends_with_every_voiceprint_and_bounded_429s
     assert result.lost == 0
     assert (result.announcements.expected, result.announcements.missing) == (120, 0)
     assert result.ok
-    assert "PASS" in reliability.render(result, None, "test")
+    assert "PASS" in report.render(result, None, "test")

@@ -1,0 +1,164 @@
+"""docs/RELIABILITY.md: the runs' verdicts and figures, with what was injected and why the numbers are bounded."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from typing import Any
+
+from voiceprint_local.reliability import chaos, observe
+from voiceprint_local.reliability.burst import BurstResult
+from voiceprint_local.reliability.chaos import ChaosResult
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def _announced(a: observe.Announcements) -> str:
+    return (
+        f"{a.expected - a.missing:,}/{a.expected:,} ({a.duplicates} announced twice, "
+        f"{a.unexpected} events for no terminal record)"
+    )
+
+
+def render(burst: BurstResult | None, chaos_run: ChaosResult | None, command: str) -> str:
+    out = [
+        "# Reliability",
+        "",
+        f"Produced by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
+        f"({platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs). "
+        "Everything runs on this machine: moto server, the pyannoteAI emulator, the local HTTP API and the "
+        "unchanged handlers, over HTTP on 127.0.0.1. Re-run the command to refresh this file.",
+        "",
+    ]
+    if burst is not None:
+        b = burst
+        out += [
+            f"## Burst: {b.uploads:,} uploads at once, {b.limit} submits per window — {'PASS' if b.ok else 'FAIL'}",
+            "",
+            f"The emulator enforces {b.limit} `POST /v1/voiceprint` per window and answers 429 with "
+            f"`Retry-After` beyond it. The clock is accelerated {b.scale:g} times: a window lasts "
+            f"{b.window_seconds:.1f} s instead of 60 s, and our backoff (base and cap) is shortened by the same "
+            "factor through `RETRY_BASE_SECONDS` / `RETRY_MAX_DELAY_SECONDS`. One submit container, as with "
+            "`SubmitMaxConcurrency: 1`.",
+            "",
+            _table(
+                [
+                    ("all terminal", b.settled),
+                    ("records by status", b.statuses),
+                    ("jobs created (POSTs that made a job)", f"{b.jobs_created:,}"),
+                    ("objects submitted twice", b.objects_submitted_twice),
+                    ("429 answers", f"{b.answers_429} over ~{b.windows} windows"),
+                    ("objects that met a 429", b.objects_throttled),
+                    ("most 429s met by one object", b.max_throttles_per_object),
+                    ("dead-lettered", b.dead_lettered),
+                    ("lost", b.lost),
+                    ("submit invocations", f"{b.submit_invocations:,}"),
+                    ("terminal records announced on EventBridge", _announced(b.announcements)),
+                    ("secrets found in the captured logs", b.secret_leaks),
+                    (
+                        "duration",
+                        f"{b.seconds:.0f} s ({b.uploads / max(b.seconds, 1e-9):.1f} voiceprints/s; "
+                        f"the limit allows {b.limit / b.window_seconds:.1f}/s)",
+                    ),
+                    ("equivalent real time at 100/min", f"{b.uploads / observe.API_RATE_PER_MINUTE:.0f} min minimum"),
+                ]
+            ),
+            "",
+            "Why 429s stay bounded: after a 429 the container stops calling the API until the window has passed "
+            "(the rest of its batch goes back to the queue without a request), and a message returned while the "
+            "API is paused comes back after `Retry-After` plus a jitter window that doubles with its receive "
+            "count, so a backlog of many windows spreads out instead of returning every window. 429s spend no "
+            "failure budget, so nothing healthy is dead-lettered by a burst.",
+            "",
+        ]
+        if b.errors:
+            out += ["Errors seen:", "", *(f"- `{e}`" for e in b.errors), ""]
+    if chaos_run is not None:
+        c = chaos_run
+        env = ", ".join(f"`{k}={v}`" for k, v in chaos.CHAOS_ENV.items())
+        out += [
+            f"## Chaos: {c.uploads:,} uploads under a seeded fault matrix (seed {c.seed}) — "
+            f"{'PASS' if c.ok else 'FAIL'}",
+            "",
+            "What was injected, at which rate (each draw seeded):",
+            "",
+            _table(
+                [(f"emulator `{k}`", v) for k, v in c.emulator_config.items()]
+                + [(f"stack `{k}`", v) for k, v in c.fault_config.items()]
+                + [(f"bad input `{k}`", v) for k, v in chaos.BAD_INPUT.items()]
+                + [
+                    ("new version of an existing key", chaos.NEW_VERSION_RATE),
+                    ("forged/stale webhooks", chaos.FORGED_WEBHOOKS),
+                    ("genuine results replayed at other records", chaos.CROSS_REPLAYS),
+                    ("forged queue messages (new upload, deletes, other bucket, poison)", chaos.FORGED_QUEUE_MESSAGES),
+                ]
+            ),
+            "",
+            f"Timings shortened so that every recovery path runs within the run: {env}, queue visibility "
+            f"{chaos.CHAOS_QUEUE_VISIBILITY} s, reconciler every 1 s.",
+            "",
+            "What happened:",
+            "",
+            _table(
+                [(f"injected: {k}", v) for k, v in sorted(c.injected.items())]
+                + [(f"observed: {k}", v) for k, v in sorted(c.observed.items())]
+            ),
+            "",
+            "Outcomes:",
+            "",
+            _table(
+                [
+                    ("object versions uploaded", c.objects),
+                    ("all terminal or dead-lettered", c.settled),
+                    ("records by status", c.statuses),
+                    ("failures by code", c.failure_codes),
+                    ("failures without a reason", c.failures_without_reason),
+                    ("bad input with the wrong outcome", len(c.wrong_outcomes)),
+                    ("lost (neither terminal nor in the DLQ)", len(c.lost)),
+                    ("dead-lettered", len(c.dead_lettered)),
+                    ("terminal records that changed afterwards", c.regressions),
+                    ("jobs created at the API", c.jobs_created),
+                    ("extra jobs (double billing)", c.extra_jobs),
+                    (
+                        "... forced: the answer was lost (timeout) or we crashed before recording it",
+                        c.extra_jobs_forced,
+                    ),
+                    ("... unexplained", len(c.extra_jobs_unexplained)),
+                    ("lost answers recovered without a new job (adopted webhook)", c.adopted_instead_of_resubmitted),
+                    ("forged/stale webhooks sent", c.forged_sent),
+                    ("their answers", c.forged_answers),
+                    ("records they changed", c.forged_writes),
+                    ("genuine results replayed at other records (no MAC, or a wrong one)", c.replays_sent),
+                    ("their answers", c.replay_answers),
+                    ("records holding another object's job", len(c.crossed_records)),
+                    ("forged queue messages sent", c.queue_forgeries),
+                    ("... poison dead-lettered with a reason", c.poison_dead_lettered),
+                    ("vendor answers outside the spec (each a job's first GET)", c.hostile_answers),
+                    ("terminal records announced on EventBridge", _announced(c.announcements)),
+                    ("log lines captured", c.log_lines),
+                    ("secrets found in them", c.secret_leaks),
+                    ("duration", f"{c.seconds:.0f} s"),
+                ]
+            ),
+            "",
+            "Double billing: pyannoteAI has no idempotency key, so when a `POST /v1/voiceprint` creates a job and "
+            "its answer never reaches us (client timeout) or we crash before writing the jobId, a retry creates a "
+            "second job. The webhook URL carries our object reference, so when the first job's webhook arrives "
+            "before the retry, the retry adopts that result instead of submitting again; only when the retry "
+            "comes first (or that webhook is dropped) is a second job created. Every extra job above is matched "
+            "to a timeout or crash injected for that very object.",
+            "",
+        ]
+        for title, items in (
+            ("Lost", c.lost),
+            ("Wrong outcomes", c.wrong_outcomes),
+            ("Unexplained extra jobs", c.extra_jobs_unexplained),
+            ("Dead letters", [f"{d['keys']}: {d['reason']}" for d in c.dead_lettered]),
+            ("Errors seen by the local stack (injected crashes included)", c.errors),
+        ):
+            if items:
+                out += [f"{title}:", "", *(f"- `{i}`" for i in items[:20]), ""]
+    return "\n".join(out)
