@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -15,12 +17,20 @@ logger = Logger()
 metrics = Metrics()
 
 settings = get_settings().require("table_name", "api_key_secret_id")
-service = ReconcileService(
-    settings=settings,
-    store=wiring.job_store(settings),
-    client=wiring.pyannote_client(settings, wiring.secretsmanager()),
-    results=wiring.result_store(settings),
-)
+
+
+def build_service(*, clock: Callable[[], float] = time.time) -> ReconcileService:
+    """The service as this function runs it; the tests pass their own clock (the seam, instead of patching)."""
+    return ReconcileService(
+        settings=settings,
+        store=wiring.job_store(settings),
+        client=wiring.pyannote_client(settings, wiring.secretsmanager()),
+        results=wiring.result_store(settings),
+        clock=clock,
+    )
+
+
+service = build_service()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,6 +17,11 @@ from voiceprint.settings import get_settings
 from voiceprint.sqs_batch import BatchResponse, process_partial_response
 from voiceprint.submit_service import DeadLetter, RetryLater, SubmitService, parse_receive_count
 
+if TYPE_CHECKING:
+    from voiceprint.job_store import JobStore
+    from voiceprint.object_ref import ObjectRef
+    from voiceprint.pyannote_client import PyannoteClient
+
 logger = Logger()
 metrics = Metrics()
 
@@ -24,15 +31,33 @@ queue = QueueActions(sqs, settings.dead_letter_queue_url)
 s3 = wiring.s3()
 secrets = wiring.secretsmanager()
 dynamodb = wiring.dynamodb()
-service = SubmitService(
-    settings=settings,
-    store=wiring.job_store(settings, dynamodb),
-    budget=wiring.budget_store(settings, dynamodb),
-    objects=ObjectSource(s3),
-    client=wiring.pyannote_client(settings, secrets),
-    ref_key=wiring.secret(settings.ref_key_secret_id, settings, secrets).current,
-    results=wiring.result_store(settings, s3),
-)
+
+
+def build_service(
+    *,
+    store: JobStore | None = None,
+    client: PyannoteClient | None = None,
+    clock: Callable[[], float] = time.time,
+    rand: Callable[[], float] = random.random,
+    on_adopted: Callable[[ObjectRef, str], None] | None = None,
+) -> SubmitService:
+    """The service as this function runs it. The seam for the tests and the local stack, which pass their own
+    collaborators (a store that crashes on cue, a client that races a webhook, a clock) instead of patching."""
+    return SubmitService(
+        settings=settings,
+        store=store or wiring.job_store(settings, dynamodb),
+        budget=wiring.budget_store(settings, dynamodb),
+        objects=ObjectSource(s3),
+        client=client or wiring.pyannote_client(settings, secrets),
+        ref_key=wiring.secret(settings.ref_key_secret_id, settings, secrets).current,
+        results=wiring.result_store(settings, s3),
+        clock=clock,
+        rand=rand,
+        on_adopted=on_adopted,
+    )
+
+
+service = build_service()
 
 
 def record_handler(record: Mapping[str, Any]) -> list[str]:

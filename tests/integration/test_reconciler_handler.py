@@ -26,7 +26,7 @@ def _records(aws: Aws) -> dict[str, dict]:
 
 
 def _run(app, monkeypatch, *, after: float) -> Any:
-    monkeypatch.setattr(app.service, "_clock", lambda: time.time() + after)
+    monkeypatch.setattr(app, "service", app.build_service(clock=lambda: time.time() + after))
     return app.lambda_handler(load_event("reconciler_schedule.json"), context("reconciler"))
 
 

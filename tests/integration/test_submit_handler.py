@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from tests.conftest import API_KEY, WEBHOOK_URL, Aws, context, load_event, s3_sqs_event
+from voiceprint.job_store import JobStore
 from voiceprint.object_ref import ObjectRef, keys_from_token, record_keys
 from voiceprint.vendor_limits import MAX_AUDIO_BYTES
 from voiceprint_local import openapi_spec
@@ -211,7 +212,7 @@ def test_transient_and_account_errors_return_the_message_to_the_queue(
     assert record["status"] == "retrying"
     assert str(answer[0]) in record["lastError"]
     # The redelivery (after the delay it was given) takes the claim again and completes.
-    monkeypatch.setattr(app.service, "_clock", lambda: time.time() + call["VisibilityTimeout"])
+    monkeypatch.setattr(app, "service", app.build_service(clock=lambda: time.time() + call["VisibilityTimeout"]))
     result = app.lambda_handler(s3_sqs_event(aws, "retry.wav", size, version, receive_count=2), context())
     assert result == {"batchItemFailures": []}
     record = _record(aws, "retry.wav", version)
@@ -259,7 +260,7 @@ def test_throttling_does_not_spend_the_dead_letter_budget(
     limited = (429, {"requestId": "r", "message": "Too many requests"}, {"Retry-After": "30"})
     emulator.script("/v1/voiceprint", limited, limited, limited, limited)
     clock = {"now": time.time()}
-    monkeypatch.setattr(app.service, "_clock", lambda: clock["now"])
+    monkeypatch.setattr(app, "service", app.build_service(clock=lambda: clock["now"]))
     for attempt in range(1, 5):
         result = app.lambda_handler(s3_sqs_event(aws, "busy.wav", size, version, receive_count=attempt), context())
         assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
@@ -309,9 +310,9 @@ def test_while_paused_a_backlog_spreads_further_each_time_it_comes_back(
     app = load_handler("submit", **env)
     calls = _visibility_changes(app, monkeypatch)
     now = time.time()
-    monkeypatch.setattr(app.service, "_clock", lambda: now)
-    monkeypatch.setattr(app.service, "_rand", lambda: 1.0)  # the top of each jitter window
-    monkeypatch.setattr(app.service, "_throttled_until", now + 20)  # a 429 said: 20 s
+    service = app.build_service(clock=lambda: now, rand=lambda: 1.0)  # the top of each jitter window
+    service.pause_until(now + 20)  # a 429 said: 20 s
+    monkeypatch.setattr(app, "service", service)
     for receive_count in (1, 4, 8):
         result = app.lambda_handler(
             s3_sqs_event(aws, "backlog.wav", size, version, receive_count=receive_count), context()
@@ -361,10 +362,10 @@ def test_crash_after_claim_is_retried_once_the_lease_expires(
     )
     # An invocation that claimed and then died (timeout, OOM) leaves a SUBMITTING claim behind.
     now = time.time()
-    claim = app.service._store.claim(ref, now=now, lease_seconds=120)
+    claim = JobStore(aws.ddb, aws.table, retention_days=30).claim(ref, now=now, lease_seconds=120)
     assert claim is not None
     calls = _visibility_changes(app, monkeypatch)
-    monkeypatch.setattr(app.service, "_clock", lambda: now + 30)
+    monkeypatch.setattr(app, "service", app.build_service(clock=lambda: now + 30))
     # While the lease runs, the message is neither submitted nor dropped: it comes back when the lease is over.
     assert app.lambda_handler(s3_sqs_event(aws, "crash.wav", size, version, receive_count=2), context()) == {
         "batchItemFailures": [{"itemIdentifier": "msg-0"}]
@@ -372,7 +373,7 @@ def test_crash_after_claim_is_retried_once_the_lease_expires(
     assert [c["VisibilityTimeout"] for c in calls] == [int(now) + 120 - int(now + 30) + 1]
     assert emulator.stats.requests["POST /v1/voiceprint"] == 0
     assert _record(aws, "crash.wav", version)["status"] == "submitting"
-    monkeypatch.setattr(app.service, "_clock", lambda: time.time() + 121)
+    monkeypatch.setattr(app, "service", app.build_service(clock=lambda: time.time() + 121))
     assert app.lambda_handler(s3_sqs_event(aws, "crash.wav", size, version, receive_count=3), context()) == {
         "batchItemFailures": []
     }

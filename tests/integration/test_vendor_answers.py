@@ -43,7 +43,7 @@ def _job_of(emulator: Emulator, key: str) -> str:
 
 def _reconcile(load_handler, monkeypatch, *, after: float = 901) -> dict[str, Any]:
     app = load_handler("reconciler")
-    monkeypatch.setattr(app.service, "_clock", lambda: time.time() + after)
+    monkeypatch.setattr(app, "service", app.build_service(clock=lambda: time.time() + after))
     return dict(app.lambda_handler(load_event("reconciler_schedule.json"), context("reconciler")))
 
 

@@ -11,9 +11,10 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import REF_KEY, WEBHOOK_SECRET, Aws, context, load_event, s3_sqs_event
+from tests.conftest import API_KEY, REF_KEY, WEBHOOK_SECRET, Aws, context, load_event, s3_sqs_event
 from voiceprint import webhook_ref
 from voiceprint.object_ref import ObjectRef
+from voiceprint.pyannote_client import JobCreated, PyannoteClient
 from voiceprint.webhook_signature import sign
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.emulator import Emulator
@@ -247,17 +248,20 @@ def test_webhook_before_the_submit_record_is_kept_and_merged(load_handler, aws, 
     sqs_event = s3_sqs_event(aws, "race.wav", size, version)
     ref = ObjectRef.from_s3_record(json.loads(sqs_event["Records"][0]["body"])["Records"][0])
     seen: dict[str, Any] = {}
-    original = submit.service._client.submit_voiceprint
 
-    def submit_then_webhook_races_ahead(url, *, webhook, model):
-        job = original(url, webhook=webhook, model=model)
-        # pyannoteAI is fast: its webhook lands before our handler has recorded the jobId.
-        seen["answer"] = _invoke(webhook_app, webhook_event("webhook_succeeded.json", job_id=job.job_id, ref=ref.token))
-        seen["record"] = aws.items()[0]
-        return job
+    class RacingClient(PyannoteClient):
+        def submit_voiceprint(self, url: str, *, webhook: str | None, model: str | None) -> JobCreated:
+            job = super().submit_voiceprint(url, webhook=webhook, model=model)
+            # pyannoteAI is fast: its webhook lands before our handler has recorded the jobId.
+            seen["answer"] = _invoke(
+                webhook_app, webhook_event("webhook_succeeded.json", job_id=job.job_id, ref=ref.token)
+            )
+            seen["record"] = aws.items()[0]
+            return job
 
     webhook_app = webhook
-    monkeypatch.setattr(submit.service._client, "submit_voiceprint", submit_then_webhook_races_ahead)
+    client = RacingClient(emulator.url, lambda: API_KEY, timeout_seconds=5)
+    monkeypatch.setattr(submit, "service", submit.build_service(client=client))
     assert submit.lambda_handler(sqs_event, context()) == {"batchItemFailures": []}
     assert seen["answer"] == (200, {"result": "early"})
     assert seen["record"]["status"] == "submitting"

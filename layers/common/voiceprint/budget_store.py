@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from voiceprint.aws_errors import error_code
 
@@ -135,10 +136,11 @@ class BudgetStore:
             )
         try:
             self._ddb.transact_write_items(TransactItems=[{"Update": op} for _, op in items])  # type: ignore[typeddict-item]
-        except Exception as exc:
+        except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
                 raise
-            reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+            response: dict[str, Any] = dict(exc.response)
+            reasons = response.get("CancellationReasons") or []
             for (what, _), reason in zip(items, reasons, strict=False):
                 if reason.get("Code") == "ConditionalCheckFailed":
                     held = {k: _de.deserialize(v) for k, v in (reason.get("Item") or {}).items()}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 
 from voiceprint import change_events
 from voiceprint.aws_errors import error_code
@@ -58,6 +59,13 @@ def _event_id(record: Mapping[str, Any], detail_type: str) -> str:
     return change_events.event_id(str(keys.get("pk", {}).get("S")), str(keys.get("sk", {}).get("S")), detail_type)
 
 
+class RequestFailed(Exception):
+    def __init__(self, code: str | None, name: str) -> None:
+        super().__init__(code or name)
+        self.code = code  # the AWS error code; None when the request never got an answer
+        self.name = name
+
+
 class EventPublisher:
     def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
         self._client = client
@@ -82,14 +90,12 @@ class EventPublisher:
         """Publish in order; returns the first event that may succeed later. Events of its request that came after
         it may have been published already: the stream's retry publishes them again, with the same eventId."""
         for chunk in self._chunks(pending):
-            entries = [p.entry(self._bus) for p in chunk]
             try:
-                resp = self._client.put_events(Entries=entries)  # type: ignore[arg-type]
-                codes = [r.get("ErrorCode") for r in resp.get("Entries", [])]
-            except Exception as exc:  # noqa: BLE001 - sorted by its code below
-                code = error_code(exc)
+                codes = self._put_events([p.entry(self._bus) for p in chunk])
+            except RequestFailed as refused:
+                code = refused.code
                 if code is None or code in RETRYABLE:  # the network, a throttle: the stream retries from here
-                    logger.warning("PutEvents failed", extra={"error": code or type(exc).__name__})
+                    logger.warning("PutEvents failed", extra={"error": code or refused.name})
                     return chunk[0]
                 if len(chunk) > 1:  # the request refused as a whole: each entry alone finds the one at fault
                     failed = self.put_each(chunk)
@@ -118,10 +124,9 @@ class EventPublisher:
         logger.error("event refused by EventBridge; its stub is published", extra={"error": code})
         metrics.add_metric(name="EventsStubbed", unit=MetricUnit.Count, value=1)
         try:
-            resp = self._client.put_events(Entries=[event.stub(self._bus)])  # type: ignore[list-item]
-            stub_code = next((r.get("ErrorCode") for r in resp.get("Entries", [])), None)
-        except Exception as exc:  # noqa: BLE001
-            stub_code = error_code(exc) or type(exc).__name__
+            stub_code = next(iter(self._put_events([event.stub(self._bus)])), None)
+        except RequestFailed as failed:
+            stub_code = failed.code or failed.name
         if stub_code is None:
             return True
         if stub_code in RETRYABLE:
@@ -130,6 +135,17 @@ class EventPublisher:
         logger.error("event and its stub refused; not published", extra={"error": stub_code})
         metrics.add_metric(name="EventsUnpublishable", unit=MetricUnit.Count, value=1)
         return True
+
+    def _put_events(self, entries: list[dict[str, Any]]) -> list[str | None]:
+        """Each entry's error code (None: published). The one place this adapter calls EventBridge: a request
+        that fails as a whole raises RequestFailed with its AWS error code, or None for the network."""
+        try:
+            resp = self._client.put_events(Entries=entries)  # type: ignore[arg-type]
+        except ClientError as exc:
+            raise RequestFailed(error_code(exc), type(exc).__name__) from None
+        except BotoCoreError as exc:  # connection and read timeouts, endpoint unreachable: may succeed later
+            raise RequestFailed(None, type(exc).__name__) from None
+        return [r.get("ErrorCode") for r in resp.get("Entries", [])]
 
     @staticmethod
     def _chunks(pending: Sequence[Pending]) -> list[list[Pending]]:

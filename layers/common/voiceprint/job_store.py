@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from voiceprint.aws_errors import is_conditional_failure
+from voiceprint.aws_errors import ConditionFailed, conditional_failures
 from voiceprint.job_state import TERMINAL, FailureCode, Kind, Outcome, Status
 from voiceprint.object_ref import ObjectRef, key_hash
 
@@ -57,10 +57,6 @@ def _still_open() -> tuple[str, dict[str, str]]:
     """The condition "not terminal" on the status (named #st), with its values: terminal records never change."""
     values = {f":t{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
     return f"NOT (#st IN ({', '.join(values)}))", values
-
-
-def _is_conditional_failure(exc: Exception) -> bool:
-    return is_conditional_failure(exc)
 
 
 class ApplyResult(StrEnum):
@@ -154,8 +150,14 @@ class JobStore:
             kwargs["ConditionExpression"] = condition
             if old_on_conflict:  # the conflicting item comes back with the error, without a second read
                 kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        resp = self._ddb.update_item(**kwargs)
+        resp = self._update_item(kwargs)
         return _from_ddb(resp["Attributes"]) if return_new else None
+
+    def _update_item(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The one place this adapter writes: a failed condition becomes ConditionFailed, with the item that
+        failed it when the call asked for it (ReturnValuesOnConditionCheckFailure)."""
+        with conditional_failures(_from_ddb):
+            return dict(self._ddb.update_item(**kwargs))
 
     def _ttl(self, now: float) -> int:
         return int(now) + self._retention
@@ -205,10 +207,8 @@ class JobStore:
                 return_new=True,
                 old_on_conflict=True,
             )
-        except Exception as exc:
-            if not _is_conditional_failure(exc):
-                raise
-            held = _from_ddb(getattr(exc, "response", {}).get("Item") or {})
+        except ConditionFailed as failed:
+            held = failed.item
             if held.get("status") == Status.SUBMITTING.value and "leaseUntil" in held:
                 raise ClaimHeld(int(held["leaseUntil"])) from None
             return None
@@ -245,10 +245,8 @@ class JobStore:
                 condition="claimToken = :tok",
                 cond_values={":tok": claim.token},
             )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                raise LostClaim(ref.label) from None
-            raise
+        except ConditionFailed:
+            raise LostClaim(ref.label) from None
 
     def mark_retrying(
         self, ref: ObjectRef, claim: Claim, *, reason: str, now: float, throttled: bool, dead_letter: bool
@@ -318,10 +316,8 @@ class JobStore:
                 cond_values={":tok": claim.token},
                 return_new=True,
             )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                raise LostClaim(ref.label) from None
-            raise
+        except ConditionFailed:
+            raise LostClaim(ref.label) from None
         early = (item or {}).get("early", {}).get(job_id)
         return Outcome.from_item(early) if early else None
 
@@ -377,26 +373,26 @@ class JobStore:
                 names={"#st": "status"},
             )
             return ApplyResult.APPLIED
-        except Exception as exc:
-            if not _is_conditional_failure(exc):
-                raise
+        except ConditionFailed:
+            pass
         if outcome.terminal and allow_early:
             # The webhook beat the submit handler's write of the jobId: keep the result on the record.
             try:
-                self._ddb.update_item(
-                    TableName=self._table,
-                    Key=_to_ddb(keys),
-                    UpdateExpression="SET early.#jid = if_not_exists(early.#jid, :o), updatedAt = :now",
-                    ConditionExpression="attribute_exists(early) AND attribute_not_exists(jobId)",
-                    ExpressionAttributeNames={"#jid": job_id},
-                    ExpressionAttributeValues=_to_ddb(
-                        {":o": {**outcome.to_item(), EARLY_BOUND: True}, ":now": int(now)}
-                    ),
+                self._update_item(
+                    {
+                        "TableName": self._table,
+                        "Key": _to_ddb(keys),
+                        "UpdateExpression": "SET early.#jid = if_not_exists(early.#jid, :o), updatedAt = :now",
+                        "ConditionExpression": "attribute_exists(early) AND attribute_not_exists(jobId)",
+                        "ExpressionAttributeNames": {"#jid": job_id},
+                        "ExpressionAttributeValues": _to_ddb(
+                            {":o": {**outcome.to_item(), EARLY_BOUND: True}, ":now": int(now)}
+                        ),
+                    }
                 )
                 return ApplyResult.EARLY
-            except Exception as exc:
-                if not _is_conditional_failure(exc):
-                    raise
+            except ConditionFailed:
+                pass
         current = self.get(keys)
         if current is None:
             return ApplyResult.UNKNOWN
@@ -418,10 +414,8 @@ class JobStore:
                 names={"#st": "status"},
                 return_new=True,
             )
-        except Exception as exc:
-            if _is_conditional_failure(exc):
-                return None
-            raise
+        except ConditionFailed:
+            return None
         return int((item or {}).get("pollErrors", 1))
 
     def delete(self, keys: Mapping[str, str]) -> dict[str, Any] | None:

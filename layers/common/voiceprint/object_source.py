@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from voiceprint.aws_errors import error_code, is_not_found
 
 if TYPE_CHECKING:
@@ -57,7 +59,7 @@ class ObjectSource:
         """Bytes start..end (inclusive) of the version (the current one when `version_id` is None)."""
         try:
             resp = self._s3.get_object(**self._params(bucket, key, version_id), Range=f"bytes={start}-{end}")
-        except Exception as exc:
+        except ClientError as exc:
             if is_not_found(exc):
                 raise ObjectGone(key) from None
             if error_code(exc) == "InvalidRange":  # an empty object has no byte 0: ask for its head instead
@@ -74,7 +76,7 @@ class ObjectSource:
     def _empty(self, bucket: str, key: str, version_id: str | None) -> ObjectRead:
         try:
             head = self._s3.head_object(**self._params(bucket, key, version_id))
-        except Exception as exc:
+        except ClientError as exc:
             if is_not_found(exc):
                 raise ObjectGone(key) from None
             raise
@@ -91,7 +93,7 @@ class ObjectSource:
         not an object: S3 answers 404 for the key, 405 for the marker's own version id."""
         try:
             self._s3.head_object(**self._params(bucket, key, version_id))
-        except Exception as exc:
+        except ClientError as exc:
             if is_not_found(exc) or error_code(exc) in ("405", "MethodNotAllowed"):
                 return False
             raise

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from voiceprint.aws_errors import error_code
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ class SecretSource:
             raise RuntimeError("secret id is not configured")
         try:
             value: str | None = self._client.get_secret_value(SecretId=self._id, VersionStage=stage)["SecretString"]
-        except Exception as exc:
+        except ClientError as exc:
             if stage == CURRENT or error_code(exc) not in _ABSENT:
                 raise
             value = None  # never rotated: no previous version, and that is cached too

@@ -70,7 +70,10 @@ class SubmitService:
         ref_key: Callable[[], str],
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        on_adopted: Callable[[ObjectRef, str], None] | None = None,
     ) -> None:
+        """`on_adopted(ref, job_id)` is told of each result adopted instead of a new submission (the local
+        stack's chaos run counts them)."""
         self._settings = settings
         self._store = store
         self._objects = objects
@@ -85,9 +88,14 @@ class SubmitService:
         self._ref_key = ref_key  # binds webhook URLs to their records (webhook_ref)
         self._clock = clock
         self._rand = rand
+        self._on_adopted = on_adopted
         # After a 429 this container stops calling the API until the window has passed (the rest of a batch is
         # requeued without a request that would only be refused too).
         self._throttled_until = 0.0
+
+    def pause_until(self, until: float) -> None:
+        """Call the API no more until `until` (after a 429); a later pause never shortens an earlier one."""
+        self._throttled_until = max(self._throttled_until, until)
 
     # -- entry point ---------------------------------------------------------------------------------------
     def handle_message(self, body: str, receive_count: int) -> list[str]:
@@ -342,6 +350,8 @@ class SubmitService:
             logger.set_correlation_id(job_id)
             logger.info("adopted the result of an earlier submission instead of resubmitting")
             metrics.add_metric(name="JobsAdopted", unit=MetricUnit.Count, value=1)
+            if self._on_adopted is not None:
+                self._on_adopted(ref, job_id)
             return "adopted"
         return None
 
@@ -378,7 +388,7 @@ class SubmitService:
             raise DeadLetter(reason)
         delay = self._delay(throttles if throttled else failures, retry_after)
         if throttled:
-            self._throttled_until = max(self._throttled_until, self._clock() + (retry_after or delay))
+            self.pause_until(self._clock() + (retry_after or delay))
         logger.warning("submission will be retried", extra={"reason": reason, "delay": delay, "throttled": throttled})
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
         raise RetryLater(reason, delay)
