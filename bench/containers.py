@@ -112,9 +112,9 @@ def webhook_events(stack: LocalStack, count: int, tag: str) -> list[dict[str, An
             }
         )
         # The URL the submit function hands pyannoteAI: the ref and its MAC under the stack's ref key.
-        sig = webhook_ref.mac(stack.ref_key, ref.token)
-        event["rawQueryString"] = f"ref={quote_plus(ref.token)}&sig={sig}"
-        event["queryStringParameters"] = {"ref": ref.token, "sig": sig}
+        sig = webhook_ref.mac(stack.ref_key, ref.webhook_ref)
+        event["rawQueryString"] = f"ref={quote_plus(ref.webhook_ref)}&sig={sig}"
+        event["queryStringParameters"] = {"ref": ref.webhook_ref, "sig": sig}
         event["body"] = body
         events.append(event)
     return events
@@ -149,7 +149,7 @@ def _check_submitted(stack: LocalStack, events: list[dict[str, Any]]) -> None:
     store = JobStore(stack.client("dynamodb"), TABLE, retention_days=30)
     for event in events:
         ref = ObjectRef.from_s3_record(json.loads(event["Records"][0]["body"])["Records"][0])
-        record = store.get(ref.keys)
+        record = store.get(ref.record_keys)
         if not record or record.get("status") != "submitted":
             raise RuntimeError(f"ours submit: {ref.key} was not submitted: {record and record.get('status')}")
 

@@ -61,13 +61,13 @@ def test_a_result_of_the_other_kind_never_lands_on_a_record(aws: Aws) -> None:
     store.record_submitted(ref, claim, job_id="job-1", vendor_status="created", warning=None, now=1001)
 
     voiceprint = outcome_from_job("succeeded", {"voiceprint": "not-an-identification"})
-    assert store.apply_outcome(ref.keys, "job-1", voiceprint, now=1002) is ApplyResult.DUPLICATE
-    record = store.get(ref.keys)
+    assert store.apply_outcome(ref.record_keys, "job-1", voiceprint, now=1002) is ApplyResult.DUPLICATE
+    record = store.get(ref.record_keys)
     assert record is not None
     assert (record["status"], "voiceprint" in record) == (Status.SUBMITTED.value, False)
 
     identification = outcome_from_job("succeeded", {"identification": [], "diarization": []})
-    assert store.apply_outcome(ref.keys, "job-1", identification, now=1003) is ApplyResult.APPLIED
+    assert store.apply_outcome(ref.record_keys, "job-1", identification, now=1003) is ApplyResult.APPLIED
     assert store.voiceprints_in_group("") == []  # identifications never join the voiceprint index
 
 

@@ -114,7 +114,7 @@ def test_an_early_webhook_left_on_a_record_is_merged_without_polling(load_handle
     # As if the submit handler died between recording the job and merging an early webhook.
     aws.ddb.update_item(
         TableName=aws.table,
-        Key={k: {"S": v} for k, v in ref.keys.items()},
+        Key={k: {"S": v} for k, v in ref.record_keys.items()},
         UpdateExpression="SET early.#j = :o",
         ExpressionAttributeNames={"#j": job_id},
         ExpressionAttributeValues={

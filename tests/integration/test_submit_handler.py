@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import API_KEY, WEBHOOK_URL, Aws, context, load_event, s3_sqs_event
 from voiceprint.job_store import JobStore
-from voiceprint.object_ref import ObjectRef, keys_from_token, record_keys
+from voiceprint.object_ref import ObjectRef, keys_from_webhook_ref, record_keys
 from voiceprint.vendor_limits import MAX_AUDIO_BYTES
 from voiceprint_local import openapi_spec
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
@@ -64,7 +64,7 @@ def test_webhook_url_is_the_stacks_with_a_reference_to_the_record(load_handler, 
     assert job.webhook is not None
     assert job.webhook.startswith(WEBHOOK_URL + "?ref=")
     token = parse_qs(urlsplit(job.webhook).query)["ref"][0]
-    assert keys_from_token(token) == record_keys(aws.bucket, "a.wav", version)
+    assert keys_from_webhook_ref(token) == record_keys(aws.bucket, "a.wav", version)
 
 
 def test_presigned_url_is_sigv4_short_lived_and_verifiable(load_handler, aws: Aws, emulator: Emulator) -> None:

@@ -108,7 +108,7 @@ def test_a_ref_with_a_wrong_mac_leaves_no_early_result(load_handler, aws, emulat
     from voiceprint.job_store import JobStore
 
     JobStore(aws.ddb, aws.table, retention_days=30).claim(a, now=time.time() - 1000, lease_seconds=1)
-    event = webhook_event("webhook_succeeded.json", job_id="job-of-someone-else", ref=a.token, sig="f" * 32)
+    event = webhook_event("webhook_succeeded.json", job_id="job-of-someone-else", ref=a.webhook_ref, sig="f" * 32)
     assert _invoke(load_handler("webhook"), event) == (202, {"result": "unknown"})
     assert not (_item(aws, "a.wav", a_version) or {}).get("early")
 

@@ -84,7 +84,7 @@ def test_hostile_webhooks_never_write(load_handler, aws, emulator) -> None:
     answers: set[int] = set()
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(event=hostile_requests(job_id, ref.token))
+    @given(event=hostile_requests(job_id, ref.webhook_ref))
     def check(event: dict[str, Any]) -> None:
         resp = app.lambda_handler(event, context("webhook"))
         answers.add(resp["statusCode"])
@@ -94,6 +94,6 @@ def test_hostile_webhooks_never_write(load_handler, aws, emulator) -> None:
     check()
     assert answers <= {400, 401, 413}
     # The same handler, same record: a genuine webhook applies, so the property above was not vacuous.
-    status, body = _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token))
+    status, body = _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref))
     assert (status, body) == (200, {"result": "applied"})
     assert aws.items()[0]["status"] == "succeeded"

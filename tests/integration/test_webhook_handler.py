@@ -80,7 +80,7 @@ def test_succeeded_webhook_stores_the_voiceprint_with_ttl(load_handler, aws, emu
     job_id, ref = _submitted(load_handler, aws, emulator)
     app = load_handler("webhook")
     status, body = _invoke(
-        app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token, encoding=encoding)
+        app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref, encoding=encoding)
     )
     assert (status, body) == (200, {"result": "applied"})
     record = _record(aws)
@@ -94,7 +94,9 @@ def test_succeeded_webhook_stores_the_voiceprint_with_ttl(load_handler, aws, emu
 
 def test_failed_webhook_records_the_reason(load_handler, aws, emulator) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
-    status, _ = _invoke(load_handler("webhook"), webhook_event("webhook_failed.json", job_id=job_id, ref=ref.token))
+    status, _ = _invoke(
+        load_handler("webhook"), webhook_event("webhook_failed.json", job_id=job_id, ref=ref.webhook_ref)
+    )
     assert status == 200
     record = _record(aws)
     assert record["status"] == "failed"
@@ -104,7 +106,7 @@ def test_failed_webhook_records_the_reason(load_handler, aws, emulator) -> None:
 
 def test_base64_body_from_api_gateway_is_verified_on_the_raw_bytes(load_handler, aws, emulator) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
-    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token, base64_body=True)
+    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref, base64_body=True)
     assert _invoke(load_handler("webhook"), event)[0] == 200
     assert _record(aws)["status"] == "succeeded"
 
@@ -113,7 +115,7 @@ def test_status_only_webhook_fetches_the_output(load_handler, aws, emulator) -> 
     job_id, ref = _submitted(load_handler, aws, emulator)
     emulator.complete_job(job_id, "succeeded", {"voiceprint": "vp-from-get"}, webhook=False)
     status, _ = _invoke(
-        load_handler("webhook"), webhook_event("webhook_status_only.json", job_id=job_id, ref=ref.token)
+        load_handler("webhook"), webhook_event("webhook_status_only.json", job_id=job_id, ref=ref.webhook_ref)
     )
     assert status == 200
     assert _record(aws)["voiceprint"] == "vp-from-get"
@@ -124,7 +126,7 @@ def test_status_only_webhook_answers_503_when_the_output_cannot_be_fetched(load_
     job_id, ref = _submitted(load_handler, aws, emulator)
     emulator.script(f"/v1/jobs/{job_id}", (429, {"requestId": "r", "message": "slow down"}, {"Retry-After": "3"}))
     status, _ = _invoke(
-        load_handler("webhook"), webhook_event("webhook_status_only.json", job_id=job_id, ref=ref.token)
+        load_handler("webhook"), webhook_event("webhook_status_only.json", job_id=job_id, ref=ref.webhook_ref)
     )
     assert status == 503  # pyannoteAI retries; the reconciler is the fallback
     assert _record(aws)["status"] == "submitted"
@@ -141,7 +143,7 @@ FORGERIES: dict[str, dict[str, Any]] = {
 def test_forged_or_stale_webhooks_are_refused_and_change_nothing(load_handler, aws, emulator, forgery) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
     before = aws.items()
-    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token, **FORGERIES[forgery])
+    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref, **FORGERIES[forgery])
     status, body = _invoke(load_handler("webhook"), event)
     assert status == 401
     assert body == {"message": "invalid signature"}
@@ -157,7 +159,7 @@ def test_sample_event_as_shipped_is_refused(load_handler, aws, emulator) -> None
 
 def test_tampered_body_is_refused(load_handler, aws, emulator) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
-    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token)
+    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref)
     event["body"] = event["body"].replace("emulator-v1:", "attacker-v1:")
     before = aws.items()
     assert _invoke(load_handler("webhook"), event)[0] == 401
@@ -170,7 +172,7 @@ def test_tampered_body_is_refused(load_handler, aws, emulator) -> None:
 def test_missing_or_malformed_signature_headers(load_handler, aws, emulator, headers) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
     before = aws.items()
-    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token, headers=headers)
+    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref, headers=headers)
     assert _invoke(load_handler("webhook"), event)[0] in (400, 401)
     assert aws.items() == before
 
@@ -188,7 +190,7 @@ def test_missing_or_malformed_signature_headers(load_handler, aws, emulator, hea
 def test_signed_but_malformed_payload_is_a_400(load_handler, aws, emulator, body) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
     before = aws.items()
-    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token, body=body)
+    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref, body=body)
     assert _invoke(load_handler("webhook"), event) == (400, {"message": "malformed payload"})
     assert aws.items() == before
 
@@ -196,7 +198,7 @@ def test_signed_but_malformed_payload_is_a_400(load_handler, aws, emulator, body
 def test_oversized_body_is_refused_before_anything_else(load_handler, aws, emulator) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
     big = {"jobId": job_id, "status": "succeeded", "output": {"voiceprint": "x" * (1024 * 1024)}}
-    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token, body=big)
+    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref, body=big)
     assert _invoke(load_handler("webhook"), event)[0] == 413
     assert _record(aws)["status"] == "submitted"
 
@@ -204,11 +206,11 @@ def test_oversized_body_is_refused_before_anything_else(load_handler, aws, emula
 def test_replayed_and_duplicate_webhooks_are_no_ops(load_handler, aws, emulator) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
     app = load_handler("webhook")
-    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token)
+    event = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref)
     assert _invoke(app, event) == (200, {"result": "applied"})
     after_first = aws.items()
     assert _invoke(app, event) == (200, {"result": "duplicate"})  # replay of the very same request
-    retry = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token, headers={"x-retry-num": "1"})
+    retry = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref, headers={"x-retry-num": "1"})
     assert _invoke(app, retry) == (200, {"result": "duplicate"})
     assert aws.items() == after_first
 
@@ -216,14 +218,17 @@ def test_replayed_and_duplicate_webhooks_are_no_ops(load_handler, aws, emulator)
 def test_terminal_states_never_regress(load_handler, aws, emulator) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
     app = load_handler("webhook")
-    assert _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token))[0] == 200
+    assert _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref))[0] == 200
     # out of order: a failed (or a running) status arrives after the success
-    assert _invoke(app, webhook_event("webhook_failed.json", job_id=job_id, ref=ref.token)) == (
+    assert _invoke(app, webhook_event("webhook_failed.json", job_id=job_id, ref=ref.webhook_ref)) == (
         200,
         {"result": "duplicate"},
     )
     running = {"jobId": job_id, "status": "running"}
-    assert _invoke(app, webhook_event("webhook_status_only.json", job_id=job_id, ref=ref.token, body=running))[0] == 200
+    assert (
+        _invoke(app, webhook_event("webhook_status_only.json", job_id=job_id, ref=ref.webhook_ref, body=running))[0]
+        == 200
+    )
     record = _record(aws)
     assert record["status"] == "succeeded"
     assert record["vendorStatus"] == "succeeded"
@@ -233,12 +238,12 @@ def test_a_replayed_body_cannot_be_pointed_at_another_record(load_handler, aws, 
     job_a, ref_a = _submitted(load_handler, aws, emulator, "a.wav")
     _job_b, ref_b = _submitted(load_handler, aws, emulator, "b.wav")
     # A genuine, signed webhook for job A, sent with B's reference in the URL (the query is not signed).
-    event = webhook_event("webhook_succeeded.json", job_id=job_a, ref=ref_b.token)
+    event = webhook_event("webhook_succeeded.json", job_id=job_a, ref=ref_b.webhook_ref)
     assert _invoke(load_handler("webhook"), event) == (200, {"result": "superseded"})
     records = {r["objectKey"]: r for r in aws.items()}
     assert records["b.wav"]["status"] == "submitted"
     assert records["a.wav"]["status"] == "submitted"
-    assert ref_a.token != ref_b.token
+    assert ref_a.webhook_ref != ref_b.webhook_ref
 
 
 def test_webhook_before_the_submit_record_is_kept_and_merged(load_handler, aws, emulator, monkeypatch) -> None:
@@ -254,7 +259,7 @@ def test_webhook_before_the_submit_record_is_kept_and_merged(load_handler, aws, 
             job = super().submit_voiceprint(url, webhook=webhook, model=model)
             # pyannoteAI is fast: its webhook lands before our handler has recorded the jobId.
             seen["answer"] = _invoke(
-                webhook_app, webhook_event("webhook_succeeded.json", job_id=job.job_id, ref=ref.token)
+                webhook_app, webhook_event("webhook_succeeded.json", job_id=job.job_id, ref=ref.webhook_ref)
             )
             seen["record"] = aws.items()[0]
             return job
@@ -282,7 +287,7 @@ def test_previous_secret_is_accepted_during_rotation(load_handler, aws, emulator
     aws.secrets.put_secret_value(SecretId=aws.webhook_secret, SecretString="whsec_rotated_new")
     app = load_handler("webhook")
     # pyannoteAI still signs with the old secret (now AWSPREVIOUS): accepted
-    assert _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token))[0] == 200
+    assert _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref))[0] == 200
     assert _record(aws)["status"] == "succeeded"
 
 
@@ -290,17 +295,17 @@ def test_previous_secret_is_refused_when_rotation_support_is_off(load_handler, a
     job_id, ref = _submitted(load_handler, aws, emulator)
     aws.secrets.put_secret_value(SecretId=aws.webhook_secret, SecretString="whsec_rotated_new")
     app = load_handler("webhook", ACCEPT_PREVIOUS_WEBHOOK_SECRET="false")
-    assert _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token))[0] == 401
-    new = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token, secret="whsec_rotated_new")
+    assert _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref))[0] == 401
+    new = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref, secret="whsec_rotated_new")
     assert _invoke(app, new)[0] == 200
 
 
 def test_rejections_are_counted_and_secrets_never_logged(load_handler, aws, emulator, captured_logs) -> None:
     job_id, ref = _submitted(load_handler, aws, emulator)
     app = load_handler("webhook")
-    forged = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token, secret="whsec_attacker")
+    forged = webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref, secret="whsec_attacker")
     _invoke(app, forged)
-    _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.token))
+    _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref))
     logs = captured_logs()
     assert '"WebhooksRejected":[1.0]' in logs
     assert '"JobsSucceeded":[1.0]' in logs

@@ -5,7 +5,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from voiceprint.object_ref import ObjectRef, keys_from_token, record_keys
+from voiceprint.object_ref import ObjectRef, keys_from_webhook_ref, record_keys
 
 
 def _record(key: str, **obj: Any) -> dict[str, Any]:
@@ -28,12 +28,14 @@ def test_version_identity_prefers_version_id_then_sequencer() -> None:
 
 def test_token_round_trips_to_the_record_keys() -> None:
     ref = ObjectRef.from_s3_record(_record("dir/ü x.wav", versionId="3/L4kq+tJ.lc_p"))
-    assert keys_from_token(ref.token) == record_keys("b", "dir/ü x.wav", "3/L4kq+tJ.lc_p") == ref.keys
+    assert (
+        keys_from_webhook_ref(ref.webhook_ref) == record_keys("b", "dir/ü x.wav", "3/L4kq+tJ.lc_p") == ref.record_keys
+    )
 
 
 @pytest.mark.parametrize("token", ["", "abc", "z" * 40 + ".v", "0" * 39 + ".v", "0" * 40 + "."])
 def test_malformed_tokens_resolve_to_nothing(token: str) -> None:
-    assert keys_from_token(token) is None
+    assert keys_from_webhook_ref(token) is None
 
 
 def test_different_keys_and_buckets_never_share_a_record() -> None:

@@ -174,7 +174,7 @@ class JobStore:
         token = uuid.uuid4().hex
         try:
             item = self._update(
-                ref.keys,
+                ref.record_keys,
                 set_={
                     "status": Status.SUBMITTING.value,
                     "claimToken": token,
@@ -238,7 +238,7 @@ class JobStore:
     ) -> None:
         try:
             self._update(
-                ref.keys,
+                ref.record_keys,
                 set_=set_,
                 remove=("leaseUntil", "claimToken", *remove),
                 add=add,
@@ -246,7 +246,7 @@ class JobStore:
                 cond_values={":tok": claim.token},
             )
         except ConditionFailed:
-            raise LostClaim(ref.label) from None
+            raise LostClaim(ref.uri) from None
 
     def mark_retrying(
         self, ref: ObjectRef, claim: Claim, *, reason: str, now: float, throttled: bool, dead_letter: bool
@@ -309,7 +309,7 @@ class JobStore:
             fields["warning"] = warning
         try:
             item = self._update(
-                ref.keys,
+                ref.record_keys,
                 set_=fields,
                 remove=("leaseUntil", "claimToken", "lastError"),
                 condition="claimToken = :tok",
@@ -317,7 +317,7 @@ class JobStore:
                 return_new=True,
             )
         except ConditionFailed:
-            raise LostClaim(ref.label) from None
+            raise LostClaim(ref.uri) from None
         early = (item or {}).get("early", {}).get(job_id)
         return Outcome.from_item(early) if early else None
 

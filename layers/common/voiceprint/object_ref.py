@@ -63,21 +63,23 @@ class ObjectRef:
         )
 
     @property
-    def keys(self) -> dict[str, str]:
+    def record_keys(self) -> dict[str, str]:
+        """The record's pk/sk (not the S3 key: that is `key`)."""
         return record_keys(self.bucket, self.key, self.version)
 
     @property
-    def token(self) -> str:
+    def webhook_ref(self) -> str:
         """Opaque reference for the webhook URL: enough to find the record, nothing that authorises a write."""
         return f"{key_hash(self.bucket, self.key)}.{self.version}"
 
     @property
-    def label(self) -> str:
+    def uri(self) -> str:
+        """s3://bucket/key, for logs (a "label" is a speaker's name)."""
         return f"s3://{self.bucket}/{self.key}"
 
 
-def keys_from_token(token: str) -> dict[str, str] | None:
-    match = _REF.match(token or "")
+def keys_from_webhook_ref(ref: str) -> dict[str, str] | None:
+    match = _REF.match(ref or "")
     if not match:
         return None
     return {"pk": f"OBJ#{match.group(1)}", "sk": f"VER#{match.group(2)}"}

@@ -203,7 +203,7 @@ class SubmitService:
             return "object_gone"
         ref = ObjectRef.identified(note.bucket, note.key, version_id=first.version_id, etag=first.etag, size=first.size)
         logger.append_keys(version=ref.version)
-        logger.set_correlation_id(ref.label)
+        logger.set_correlation_id(ref.uri)
         try:
             claim = self._store.claim(
                 ref, now=now, lease_seconds=self._settings.claim_lease_seconds, kind=source.kind, group=source.group
@@ -247,7 +247,7 @@ class SubmitService:
 
         url = self._objects.presign_get(ref.bucket, ref.key, ref.version_id, self._settings.presign_expiry_seconds)
         webhook = (
-            webhook_ref.webhook_url(self._settings.webhook_url, ref.token, self._ref_key())
+            webhook_ref.webhook_url(self._settings.webhook_url, ref.webhook_ref, self._ref_key())
             if self._settings.webhook_url
             else None
         )
@@ -282,7 +282,7 @@ class SubmitService:
         # Alarmed on (template): what the vendor bills by, whatever the budget allows.
         metrics.add_metric(name="AudioSecondsSubmitted", unit=MetricUnit.Seconds, value=seconds)
         if early is not None:
-            self._store.apply_outcome(ref.keys, job.job_id, early, now=self._clock())
+            self._store.apply_outcome(ref.record_keys, job.job_id, early, now=self._clock())
             logger.info("applied a webhook that arrived before the job was recorded")
         return "submitted"
 
@@ -346,7 +346,7 @@ class SubmitService:
                 now=self._clock(),
                 details=details,
             )
-            self._store.apply_outcome(ref.keys, job_id, outcome, now=self._clock())
+            self._store.apply_outcome(ref.record_keys, job_id, outcome, now=self._clock())
             logger.set_correlation_id(job_id)
             logger.info("adopted the result of an earlier submission instead of resubmitting")
             metrics.add_metric(name="JobsAdopted", unit=MetricUnit.Count, value=1)
@@ -414,7 +414,7 @@ class SubmitService:
             else None
         )
         result = self._budget.charge(
-            ref.keys,
+            ref.record_keys,
             claim.token,
             group=source.group,
             audio_seconds=seconds,
@@ -427,7 +427,7 @@ class SubmitService:
         if result.charge is Charge.CHARGED:
             return
         if result.charge is Charge.LOST_CLAIM:
-            raise LostClaim(ref.label)
+            raise LostClaim(ref.uri)
         metrics.add_metric(name="BudgetRefusals", unit=MetricUnit.Count, value=1)
         if result.charge is Charge.DUPLICATE:
             was = result.duplicate_of or {}

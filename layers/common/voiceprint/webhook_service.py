@@ -23,7 +23,7 @@ from voiceprint.job_state import (
     outcome_from_job,
 )
 from voiceprint.job_store import ApplyResult, JobStore
-from voiceprint.object_ref import keys_from_token
+from voiceprint.object_ref import keys_from_webhook_ref
 from voiceprint.redaction import redact
 from voiceprint.result_store import ResultStore
 from voiceprint.secret_source import SecretSource
@@ -156,7 +156,7 @@ class WebhookService:
         """The record's keys, and whether they came from a ref bound to this stack. An unbound ref (no `sig`, a
         wrong one, or one of another record) is ignored: the result goes only to the record holding its jobId."""
         ref, sig = query.get("ref", ""), query.get("sig", "")
-        keys = keys_from_token(ref)
+        keys = keys_from_webhook_ref(ref)
         if keys is not None and webhook_ref.is_bound(ref, sig, self._ref_keys.candidates(include_previous=True)):
             return keys, True
         if ref:
