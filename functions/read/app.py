@@ -22,8 +22,8 @@ from voiceprint.settings import get_settings
 
 logger = Logger()
 
-settings = get_settings().require("table_name", "input_bucket")
-service = ReadService(wiring.job_store(settings), wiring.lazy_s3(), default_bucket=settings.input_bucket)
+settings = get_settings().require("table_name", "input_bucket", "results_bucket")
+service = ReadService(wiring.job_store(settings), wiring.result_store(settings), default_bucket=settings.input_bucket)
 
 
 TOP_LEVEL_GROUP = "~"  # /groups/~/voiceprints: the voiceprints directly under the prefix (group "")

@@ -92,3 +92,10 @@ def test_publisher_reports_the_first_unpublished_record_and_ids_are_stable() -> 
     failing = FakeEvents(fail_at=1)
     result = EventPublisher(failing, "default").publish(records)  # type: ignore[arg-type]
     assert result == {"batchItemFailures": [{"itemIdentifier": records[1]["dynamodb"]["SequenceNumber"]}]}
+
+
+def test_the_events_function_knows_object_records_by_the_key_schema_of_object_ref() -> None:
+    from voiceprint import change_events, object_ref
+
+    assert change_events.RECORD_PK_PREFIX == object_ref.RECORD_PK_PREFIX
+    assert object_ref.record_keys("b", "k", "v")["pk"].startswith(change_events.RECORD_PK_PREFIX)

@@ -23,6 +23,9 @@ class FakeS3:
     def put_object(self, **kwargs: Any) -> None:
         self.puts.append(kwargs)
 
+    def generate_presigned_url(self, operation: str, *, Params: dict[str, str], ExpiresIn: int) -> str:
+        return f"https://{Params['Bucket']}.example/{Params['Key']}?op={operation}&expires={ExpiresIn}"
+
 
 def test_an_identification_output_is_kept_as_json_with_its_known_fields() -> None:
     outcome = outcome_from_job("succeeded", OUTPUT)
@@ -57,3 +60,17 @@ def test_voiceprints_and_failures_are_never_moved() -> None:
     assert store.place("a", voiceprint) == voiceprint
     assert store.place("b", failed) == failed
     assert s3.puts == []
+
+
+def test_the_results_api_links_a_result_kept_in_s3_and_nothing_outside_the_results_bucket() -> None:
+    from voiceprint.read_service import RESULT_URL_SECONDS, ReadService
+
+    s3 = FakeS3()
+    results = ResultStore(lambda: s3, "results", inline_max_bytes=10)  # type: ignore[arg-type,return-value]
+    service = ReadService(None, results, default_bucket="input")  # type: ignore[arg-type]  # view() reads no records
+    kept = {"resultLocation": "s3://results/identifications/job-1.json", "status": "succeeded"}
+    assert service.view(kept)["resultUrl"] == (
+        f"https://results.example/identifications/job-1.json?op=get_object&expires={RESULT_URL_SECONDS}"
+    )
+    elsewhere = {"resultLocation": "s3://someone-else/identifications/job-1.json", "status": "succeeded"}
+    assert "resultUrl" not in service.view(elsewhere)

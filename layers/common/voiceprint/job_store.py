@@ -22,7 +22,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from voiceprint.aws_errors import ConditionFailed, conditional_failures
 from voiceprint.job_state import TERMINAL, FailureCode, Kind, Outcome, Status
-from voiceprint.object_ref import ObjectRef, key_hash
+from voiceprint.object_ref import ObjectRef, partition_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -445,7 +445,7 @@ class JobStore:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": _to_ddb({":pk": f"OBJ#{key_hash(bucket, key)}"}),
+            "ExpressionAttributeValues": _to_ddb({":pk": partition_key(bucket, key)}),
         }
         for _ in range(MAX_VERSION_PAGES):
             resp = self._ddb.query(**kwargs)

@@ -17,8 +17,18 @@ def key_hash(bucket: str, key: str) -> str:
     return hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:40]
 
 
+# The object records' key schema (template.yaml writes it above JobsTable), built here and nowhere else.
+RECORD_PK_PREFIX = "OBJ#"
+RECORD_SK_PREFIX = "VER#"
+
+
+def partition_key(bucket: str, key: str) -> str:
+    """The records of every version of one object share it."""
+    return f"{RECORD_PK_PREFIX}{key_hash(bucket, key)}"
+
+
 def record_keys(bucket: str, key: str, version: str) -> dict[str, str]:
-    return {"pk": f"OBJ#{key_hash(bucket, key)}", "sk": f"VER#{version}"}
+    return {"pk": partition_key(bucket, key), "sk": f"{RECORD_SK_PREFIX}{version}"}
 
 
 @dataclass(frozen=True)
@@ -82,4 +92,4 @@ def keys_from_webhook_ref(ref: str) -> dict[str, str] | None:
     match = _REF.match(ref or "")
     if not match:
         return None
-    return {"pk": f"OBJ#{match.group(1)}", "sk": f"VER#{match.group(2)}"}
+    return {"pk": f"{RECORD_PK_PREFIX}{match.group(1)}", "sk": f"{RECORD_SK_PREFIX}{match.group(2)}"}

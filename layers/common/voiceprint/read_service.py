@@ -6,14 +6,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from voiceprint.job_store import JobStore
 from voiceprint.vendor_limits import MAX_JOB_ID_LENGTH
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+    from voiceprint.result_store import ResultStore
 
 PUBLIC_FIELDS = {
     "bucket": "bucket",
@@ -63,9 +63,9 @@ def _plain(value: Any) -> Any:
 
 
 class ReadService:
-    def __init__(self, store: JobStore, s3: Callable[[], S3Client], *, default_bucket: str) -> None:
+    def __init__(self, store: JobStore, results: ResultStore, *, default_bucket: str) -> None:
         self._store = store
-        self._s3 = s3  # a factory: only identifications kept in S3 need it (a presigned URL to the output)
+        self._results = results  # only identifications kept in S3 need it (a presigned URL to the output)
         self._bucket = default_bucket
 
     def view(
@@ -81,11 +81,13 @@ class ReadService:
             return out
         if item.get("result"):
             out["result"] = json.loads(item["result"])
-        if item.get("resultLocation"):
-            bucket, _, key = str(item["resultLocation"]).removeprefix("s3://").partition("/")
-            out["resultUrl"] = self._s3().generate_presigned_url(
-                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=RESULT_URL_SECONDS
-            )
+        url = (
+            self._results.presigned_url(str(item["resultLocation"]), RESULT_URL_SECONDS)
+            if item.get("resultLocation")
+            else None
+        )
+        if url:
+            out["resultUrl"] = url
         return out
 
     def job(self, job_id: str, *, with_voiceprint: bool = False) -> dict[str, Any]:

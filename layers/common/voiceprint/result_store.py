@@ -41,3 +41,12 @@ class ResultStore:
         bucket, _, key = location.removeprefix("s3://").partition("/")
         if bucket == self._bucket and key.startswith("identifications/"):
             self._s3().delete_object(Bucket=bucket, Key=key)
+
+    def presigned_url(self, location: str, expires_seconds: int) -> str | None:
+        """A short-lived GET URL for a result placed by `place`; None for a location outside this store."""
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        if bucket != self._bucket or not key.startswith("identifications/"):
+            return None
+        return self._s3().generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds
+        )
