@@ -60,6 +60,8 @@ def _event_id(record: Mapping[str, Any], detail_type: str) -> str:
 
 
 class RequestFailed(Exception):
+    """A PutEvents request that failed as a whole (not entry by entry)."""
+
     def __init__(self, code: str | None, name: str) -> None:
         super().__init__(code or name)
         self.code = code  # the AWS error code; None when the request never got an answer
