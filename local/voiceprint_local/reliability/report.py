@@ -41,7 +41,8 @@ def render(burst: BurstResult | None, chaos_run: ChaosResult | None, command: st
             f"The emulator enforces {b.limit} `POST /v1/voiceprint` per window and answers 429 with "
             f"`Retry-After` beyond it. The clock is accelerated {b.scale:g} times: a window lasts "
             f"{b.window_seconds:.1f} s instead of 60 s, and our backoff (base and cap) is shortened by the same "
-            "factor through `RETRY_BASE_SECONDS` / `RETRY_MAX_DELAY_SECONDS`. One submit container, as with "
+            "factor through `RETRY_BASE_SECONDS` / `RETRY_MAX_DELAY_SECONDS`, and so is the reconciler's wait for a "
+            "lost webhook (`RECONCILE_AFTER_SECONDS`). One submit container, as with "
             "`SubmitMaxConcurrency: 1`.",
             "",
             _table(
