@@ -23,7 +23,7 @@ from voiceprint.job_store import JobStore
 from voiceprint.object_ref import ObjectRef
 from voiceprint_local import template
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.stack import BUCKET, TABLE, LocalStack
+from voiceprint_local.stack import LocalStack
 
 ROOT = template.ROOT
 # (ours, floor, warm?): the floor of each function is a raw-boto3 module making the same clients.
@@ -71,7 +71,7 @@ def _sqs_event(stack: LocalStack, key: str, size: int, version_id: str, etag: st
     record = copy.deepcopy(sample["Records"][0])
     body = json.loads(record["body"])
     s3 = body["Records"][0]["s3"]
-    s3["bucket"].update(name=BUCKET, arn=f"arn:aws:s3:::{BUCKET}")
+    s3["bucket"].update(name=stack.bucket, arn=f"arn:aws:s3:::{stack.bucket}")
     s3["object"].update(key=quote_plus(key, safe="/"), size=size, versionId=version_id, eTag=etag)
     record.update(body=json.dumps(body), messageId=str(uuid.uuid4()), eventSourceARN=stack.queue_arn)
     return {"Records": [record]}
@@ -83,20 +83,20 @@ def submit_events(stack: LocalStack, count: int, tag: str) -> list[dict[str, Any
     events = []
     for i in range(count):
         key = f"voiceprints/bench/{tag}/{i}.wav"
-        put = s3.put_object(Bucket=BUCKET, Key=key, Body=audio)
+        put = s3.put_object(Bucket=stack.bucket, Key=key, Body=audio)
         events.append(_sqs_event(stack, key, len(audio), put["VersionId"], put["ETag"].strip('"')))
     return events
 
 
 def webhook_events(stack: LocalStack, count: int, tag: str) -> list[dict[str, Any]]:
     """Records in `submitted` (written as the submit function writes them) and the signed webhooks that end them."""
-    store = JobStore(stack.client("dynamodb"), TABLE, retention_days=30)
+    store = JobStore(stack.client("dynamodb"), stack.table, retention_days=30)
     sample = json.loads((ROOT / "events" / "webhook_succeeded.json").read_text())
     voiceprint = json.loads(sample["body"])["output"]["voiceprint"]
     events = []
     for i in range(count):
         now = time.time()
-        ref = ObjectRef(BUCKET, f"voiceprints/bench/{tag}/{i}.wav", 1000, f"v-{tag}-{i}", None, None)
+        ref = ObjectRef(stack.bucket, f"voiceprints/bench/{tag}/{i}.wav", 1000, f"v-{tag}-{i}", None, None)
         claim = store.claim(ref, now=now, lease_seconds=120)
         assert claim is not None
         job_id = str(uuid.uuid4())
@@ -146,7 +146,7 @@ def _check_answers(what: str, answers: list[Any]) -> None:
 
 def _check_submitted(stack: LocalStack, events: list[dict[str, Any]]) -> None:
     """Every object the submit runs measured was really submitted (not filtered or refused, which cost nothing)."""
-    store = JobStore(stack.client("dynamodb"), TABLE, retention_days=30)
+    store = JobStore(stack.client("dynamodb"), stack.table, retention_days=30)
     for event in events:
         ref = ObjectRef.from_s3_record(json.loads(event["Records"][0]["body"])["Records"][0])
         record = store.get(ref.record_keys)

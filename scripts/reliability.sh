@@ -7,5 +7,6 @@ set -euo pipefail
 source "$(dirname "$0")/_venv.sh"
 cd "$ROOT"
 make_venv .venv-local requirements-local.txt
+make_venv .venv-tools requirements-tools.txt  # AWS SAM's translator: the stack is created from template.yaml
 export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT/cli:$ROOT"
 exec .venv-local/bin/python -m voiceprint_local.reliability "$@"

@@ -8,6 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/_venv.sh"
 cd "$ROOT"
 make_venv .venv-local requirements-local.txt
+make_venv .venv-tools requirements-tools.txt  # AWS SAM's translator: the stack is created from template.yaml
 case " $* " in *" --embeddings "*) install_resemblyzer_weights .venv-local ;; esac
 export PYTHONPATH="$ROOT/layers/common:$ROOT/local:$ROOT/cli:$ROOT"
 # No command, or options only (e.g. --embeddings): the demo.

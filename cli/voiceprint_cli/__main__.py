@@ -95,13 +95,15 @@ def replay_events(args: argparse.Namespace, out: TextIO) -> int:
 
     table, bus, endpoint = args.table, args.bus, None
     session = boto3.Session(region_name=args.region)
-    if args.local:
-        from voiceprint_local.stack import ACCESS_KEY, EVENT_BUS, REGION, SECRET_KEY, TABLE
+    stack = args.stack
+    if args.local:  # the local stack is a CloudFormation stack too: its names come from its outputs
+        from voiceprint_local.deploy import STACK_NAME
+        from voiceprint_local.stack import ACCESS_KEY, REGION, SECRET_KEY
 
-        table, bus, endpoint = table or TABLE, bus or EVENT_BUS, "http://127.0.0.1:4566"
+        stack, endpoint = STACK_NAME, "http://127.0.0.1:4566"
         session = boto3.Session(region_name=REGION, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
-    if args.stack and not (table and bus):
-        outputs = session.client("cloudformation").describe_stacks(StackName=args.stack)
+    if stack and not (table and bus):
+        outputs = session.client("cloudformation", endpoint_url=endpoint).describe_stacks(StackName=stack)
         found = {o["OutputKey"]: o["OutputValue"] for o in outputs["Stacks"][0].get("Outputs", [])}
         table, bus = table or found.get("JobsTableName"), bus or found.get("EventBusName")
     if not table or not bus:

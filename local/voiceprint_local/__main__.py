@@ -19,7 +19,7 @@ from typing import Any
 
 from voiceprint_cli.terminal import safe
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
-from voiceprint_local.stack import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, TABLE, LocalStack, StackOptions, wait_for
+from voiceprint_local.stack import ACCESS_KEY, REGION, SECRET_KEY, LocalStack, StackOptions, wait_for
 
 # Powertools warns when an invocation emitted no metric (an S3 test event, say): noise on a console.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -94,12 +94,12 @@ def demo(args: argparse.Namespace) -> int:
             f"local stack up in {time.monotonic() - started:.1f} s (moto {stack.aws_url}, pyannoteAI emulator "
             f"{stack.emulator.url if stack.emulator else '?'}, webhook {stack.webhook_url})"
         )
-        print(f"uploading {len(files)} voiceprint samples to s3://{BUCKET}/voiceprints/ ...")
+        print(f"uploading {len(files)} voiceprint samples to s3://{stack.bucket}/voiceprints/ ...")
         for key, data in files.items():
             stack.upload(key, data)
         done = wait_for(lambda: len(stack.terminal_records()) >= len(files), timeout=args.timeout)
         records = stack.records()
-        print(f"\n{len(records)} records in DynamoDB table {TABLE} after {time.monotonic() - started:.1f} s:")
+        print(f"\n{len(records)} records in DynamoDB table {stack.table} after {time.monotonic() - started:.1f} s:")
         print_records(records)
         if done:
             done = identify_and_delete(stack, args.timeout)
@@ -114,13 +114,13 @@ def demo(args: argparse.Namespace) -> int:
 
 def identify_and_delete(stack: LocalStack, timeout: float) -> bool:
     """The rest of the tour: identify a recording against the voiceprints, delete a sample, show the events."""
-    print(f"\nidentifying s3://{BUCKET}/{IDENTIFY_KEY} (bob speaking) against the top-level voiceprints ...")
+    print(f"\nidentifying s3://{stack.bucket}/{IDENTIFY_KEY} (bob speaking) against the top-level voiceprints ...")
     stack.upload(IDENTIFY_KEY, wav_bytes(5.0, "bob", seed=42))
     if not wait_for(lambda: IDENTIFY_KEY in stack.terminal_records(), timeout=timeout):
         return False
     print_records([stack.terminal_records()[IDENTIFY_KEY]])
-    print(f"\ndeleting s3://{BUCKET}/{DELETE_KEY}: its record goes with it ...")
-    stack.client("s3").delete_object(Bucket=BUCKET, Key=DELETE_KEY)
+    print(f"\ndeleting s3://{stack.bucket}/{DELETE_KEY}: its record goes with it ...")
+    stack.client("s3").delete_object(Bucket=stack.bucket, Key=DELETE_KEY)
     if not wait_for(lambda: DELETE_KEY not in {r["objectKey"] for r in stack.records(("objectKey",))}, timeout):
         return False
     print(f"  {DELETE_KEY} has no record any more")
@@ -161,12 +161,12 @@ def serve(args: argparse.Namespace) -> int:
 voiceprint-pipeline is running locally. Upload audio (one speaker, <= 30 s) with any S3 client:
 
   export AWS_ACCESS_KEY_ID={ACCESS_KEY} AWS_SECRET_ACCESS_KEY={SECRET_KEY} AWS_DEFAULT_REGION={REGION}
-  aws --endpoint-url {stack.aws_url} s3 cp my-voice.wav s3://{BUCKET}/voiceprints/my-voice.wav
-  aws --endpoint-url {stack.aws_url} dynamodb scan --table-name {TABLE}
+  aws --endpoint-url {stack.aws_url} s3 cp my-voice.wav s3://{stack.bucket}/voiceprints/my-voice.wav
+  aws --endpoint-url {stack.aws_url} dynamodb scan --table-name {stack.table}
 
 Identify a recording against the voiceprints of a folder, and read results with the CLI:
 
-  aws --endpoint-url {stack.aws_url} s3 cp meeting.wav s3://{BUCKET}/identify/meeting.wav
+  aws --endpoint-url {stack.aws_url} s3 cp meeting.wav s3://{stack.bucket}/identify/meeting.wav
   scripts/voiceprint --local wait identify/meeting.wav
 
 pyannoteAI emulator: {stack.emulator.url if stack.emulator else "?"}   webhook: {stack.webhook_url}

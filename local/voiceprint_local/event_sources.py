@@ -140,7 +140,7 @@ class StreamEventSource:
             if not resp.get("Records"):
                 self._stop.wait(0.1)
             records = [
-                {**r, "eventSourceARN": self._arn}
+                _as_lambda_delivers(r, self._arn)
                 for r in resp.get("Records", [])
                 if any(matches(p, r) for p in self._patterns)
             ]
@@ -174,3 +174,13 @@ def matches(pattern: Any, value: Any) -> bool:
     if isinstance(pattern, list):
         return value in pattern
     return bool(pattern == value)
+
+
+def _as_lambda_delivers(record: dict[str, Any], arn: str) -> dict[str, Any]:
+    """A GetRecords record as Lambda hands it to the function: JSON, with ApproximateCreationDateTime in epoch
+    seconds (boto3 parses it into a datetime, which no Lambda event carries)."""
+    dynamodb = dict(record["dynamodb"])
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if created is not None and hasattr(created, "timestamp"):
+        dynamodb["ApproximateCreationDateTime"] = float(created.timestamp())
+    return {**record, "dynamodb": dynamodb, "eventSourceARN": arn}

@@ -13,7 +13,7 @@ import requests
 
 from voiceprint.object_ref import key_hash
 from voiceprint.webhook_signature import sign
-from voiceprint_local.stack import BUCKET, REGION, LocalStack
+from voiceprint_local.stack import REGION, LocalStack
 
 OTHER_BUCKET = "chaos-someone-elses-bucket"
 
@@ -62,7 +62,7 @@ def replay_across_records(
             break
         job_id, output = rng.choice(jobs)
         target = rng.choice(records)
-        ref = f"{key_hash(BUCKET, str(target['objectKey']))}.{str(target['sk']).removeprefix('VER#')}"
+        ref = f"{key_hash(stack.bucket, str(target['objectKey']))}.{str(target['sk']).removeprefix('VER#')}"
         body = json.dumps({"jobId": job_id, "status": "succeeded", "output": output}).encode()
         ts = str(int(time.time()))
         params = {"ref": ref} if i % 2 == 0 else {"ref": ref, "sig": "0" * 32}
@@ -100,15 +100,15 @@ def forge_queue_messages(stack: LocalStack, keys: list[str], count: int, seed: i
         key = rng.choice(keys)
         kind = ("created_again", "delete_marker", "version_delete", "other_bucket", "poison")[i % 5]
         if kind == "created_again":
-            body = _s3_message(BUCKET, key, "ObjectCreated:Put", size=1000, sequencer=f"FFFF{i:012X}")
+            body = _s3_message(stack.bucket, key, "ObjectCreated:Put", size=1000, sequencer=f"FFFF{i:012X}")
         elif kind == "delete_marker":
-            body = _s3_message(BUCKET, key, "ObjectRemoved:DeleteMarkerCreated", sequencer=f"FFFE{i:012X}")
+            body = _s3_message(stack.bucket, key, "ObjectRemoved:DeleteMarkerCreated", sequencer=f"FFFE{i:012X}")
         elif kind == "version_delete":
-            versions = s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", [])
+            versions = s3.list_object_versions(Bucket=stack.bucket, Prefix=key).get("Versions", [])
             version = versions[0]["VersionId"] if versions else "missing"
-            body = _s3_message(BUCKET, key, "ObjectRemoved:Delete", versionId=version)
+            body = _s3_message(stack.bucket, key, "ObjectRemoved:Delete", versionId=version)
         elif kind == "other_bucket":
-            s3.put_object(Bucket=OTHER_BUCKET, Key=key, Body=s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+            s3.put_object(Bucket=OTHER_BUCKET, Key=key, Body=s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
             body = _s3_message(OTHER_BUCKET, key, "ObjectCreated:Put", size=1000, sequencer=f"FFFD{i:012X}")
         else:
             body = "not an S3 notification {"

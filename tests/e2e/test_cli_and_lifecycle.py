@@ -19,7 +19,7 @@ import pytest
 
 from voiceprint_local.__main__ import main
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.stack import ACCESS_KEY, BUCKET, REGION, SECRET_KEY, LocalStack, StackOptions, free_port, wait_for
+from voiceprint_local.stack import ACCESS_KEY, REGION, SECRET_KEY, LocalStack, StackOptions, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_prints_a_record_per_sample(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--timeout", "60"]) == 0
     out = capsys.readouterr().out
-    assert "6 records in DynamoDB table voiceprint-jobs-local" in out
+    assert "6 records in DynamoDB table voiceprint-local-JobsTable-LOCAL" in out
     assert out.count("  succeeded  voiceprint ") == 3
     assert "voiceprints/carol+ünïcode.wav  succeeded" in out
     assert "too_long: 35.0 s of audio is over the API's limit of 30 s" in out
@@ -103,7 +103,9 @@ def test_serve_runs_until_interrupted() -> None:
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
         )
-        s3.put_object(Bucket=BUCKET, Key="voiceprints/mine.wav", Body=wav_bytes(1.0, "carol"))
+        s3.put_object(
+            Bucket="voiceprint-local-inputbucket-local", Key="voiceprints/mine.wav", Body=wav_bytes(1.0, "carol")
+        )
         assert wait_line("voiceprints/mine.wav: succeeded", 30), seen
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0

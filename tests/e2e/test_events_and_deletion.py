@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.helpers import settle
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.stack import BUCKET, RESULTS_BUCKET, LocalStack, StackOptions, running, wait_for
+from voiceprint_local.stack import LocalStack, StackOptions, running, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,7 @@ def test_terminal_records_are_announced_once_without_the_voiceprint(stack: Local
 
     ready = events.wait("Voiceprint Ready", "voiceprints/events/alice.wav")
     assert ready["source"] == "voiceprint-pipeline"
-    assert ready["resources"] == [f"arn:aws:s3:::{BUCKET}/voiceprints/events/alice.wav"]
+    assert ready["resources"] == [f"arn:aws:s3:::{stack.bucket}/voiceprints/events/alice.wav"]
     detail = ready["detail"]
     assert {k: detail[k] for k in ("schemaVersion", "kind", "status", "label", "group", "jobId")} == {
         "schemaVersion": 1,
@@ -107,20 +107,20 @@ def test_deleting_the_source_deletes_its_records_and_outputs(stack: LocalStack) 
     stack.upload("identify/gone/call.wav", wav_bytes(3.0, "carol", seed=6))
     identification = settle(stack, ["identify/gone/call.wav"])["identify/gone/call.wav"]
     result_key = identification["resultLocation"].split("/", 3)[3]
-    assert s3.get_object(Bucket=RESULTS_BUCKET, Key=result_key)["ContentLength"] > 0
+    assert s3.get_object(Bucket=stack.results_bucket, Key=result_key)["ContentLength"] > 0
 
     # A plain DELETE on the versioned bucket (a delete marker): every version's record goes.
-    s3.delete_object(Bucket=BUCKET, Key="voiceprints/gone/carol.wav")
+    s3.delete_object(Bucket=stack.bucket, Key="voiceprints/gone/carol.wav")
     # Deleting one version for good: that version's record goes, with its stored output.
-    versions = s3.list_object_versions(Bucket=BUCKET, Prefix="identify/gone/call.wav")["Versions"]
-    s3.delete_object(Bucket=BUCKET, Key="identify/gone/call.wav", VersionId=versions[0]["VersionId"])
+    versions = s3.list_object_versions(Bucket=stack.bucket, Prefix="identify/gone/call.wav")["Versions"]
+    s3.delete_object(Bucket=stack.bucket, Key="identify/gone/call.wav", VersionId=versions[0]["VersionId"])
 
     def gone() -> bool:
         keys = {r["objectKey"] for r in stack.records(("objectKey",))}
         return not keys & {"voiceprints/gone/carol.wav", "identify/gone/call.wav"}
 
     assert wait_for(gone, 20)
-    assert s3.list_objects_v2(Bucket=RESULTS_BUCKET, Prefix=result_key).get("KeyCount", 0) == 0
+    assert s3.list_objects_v2(Bucket=stack.results_bucket, Prefix=result_key).get("KeyCount", 0) == 0
     deleted = events.wait("Voiceprint Deleted", "voiceprints/gone/carol.wav")
     assert deleted["detail"]["deletedBecause"] == "source_deleted"
     events.wait("Identification Deleted", "identify/gone/call.wav")

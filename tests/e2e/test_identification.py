@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.helpers import settle
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.stack import RESULTS_BUCKET, LocalStack, StackOptions, running
+from voiceprint_local.stack import LocalStack, StackOptions, running
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ def _result(stack: LocalStack, record: dict[str, Any]) -> dict[str, Any]:
     if "result" in record:
         return dict(json.loads(record["result"]))
     bucket, _, key = record["resultLocation"].removeprefix("s3://").partition("/")
-    assert bucket == RESULTS_BUCKET
+    assert bucket == stack.results_bucket
     return dict(json.loads(stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 
@@ -58,7 +58,7 @@ def test_a_recording_is_identified_against_the_voiceprints_of_its_group(stack: L
     assert request["webhookStatusOnly"] is True  # the output is fetched, however large it is
     # Three speakers' confidences are over the inline limit: the output is in the results bucket.
     assert "result" not in record, (len(record["result"]), record["result"])
-    assert record["resultLocation"].startswith(f"s3://{RESULTS_BUCKET}/identifications/")
+    assert record["resultLocation"].startswith(f"s3://{stack.results_bucket}/identifications/")
     output = _result(stack, record)
     assert [segment["match"] for segment in output["identification"]] == ["bob"]
     confidence = output["voiceprints"][0]["confidence"]
@@ -80,7 +80,7 @@ def test_labels_come_from_metadata_or_the_file_name_and_bad_ones_are_refused(sta
     assert stack.emulator is not None
     s3 = stack.client("s3")
     s3.put_object(
-        Bucket="voiceprint-input-local",
+        Bucket="voiceprint-local-inputbucket-local",
         Key="voiceprints/labels/take-1.wav",
         Body=wav_bytes(1.5, "alice"),
         Metadata={"label": "Frank Ocean"},

@@ -48,7 +48,7 @@ def test_upload_becomes_a_voiceprint(stack: LocalStack) -> None:
     job = stack.emulator.jobs[record["jobId"]]
     # the emulator fetched the audio through the SigV4 presigned URL it was given (and verified it)
     assert "X-Amz-Signature=" in job.url
-    assert job.url.startswith(stack.aws_url + "/voiceprint-input-local/voiceprints/e2e/alice.wav?")
+    assert job.url.startswith(stack.aws_url + "/voiceprint-local-inputbucket-local/voiceprints/e2e/alice.wav?")
     # its answers validate against the vendor's spec
     openapi_spec.validate("VoiceprintJob", stack.emulator.job_answer(job))
     openapi_spec.validate("VoiceprintRequest", job.request)

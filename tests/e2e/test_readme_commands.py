@@ -99,7 +99,7 @@ def _shell(command: str, *, cwd: Path = ROOT, timeout: float = 900, env: dict[st
 @pytest.mark.timeout(600)  # a whole script run, venv included
 def test_the_run_command() -> None:
     out = _shell("scripts/run-local.sh")
-    assert "records in DynamoDB table voiceprint-jobs-local" in out
+    assert "records in DynamoDB table voiceprint-local-JobsTable-LOCAL" in out
     assert "voiceprints/alice.wav" in out
     assert "events published on EventBridge" in out
 
@@ -182,7 +182,9 @@ def test_serve_and_the_commands_shown_with_it(serving: subprocess.Popen[str], tm
         aws_access_key_id="local",
         aws_secret_access_key="local-secret-key",
     )
-    s3.put_object(Bucket="voiceprint-input-local", Key="voiceprints/alice.wav", Body=wav_bytes(3.0, "alice"))
+    s3.put_object(
+        Bucket="voiceprint-local-inputbucket-local", Key="voiceprints/alice.wav", Body=wav_bytes(3.0, "alice")
+    )
     wait = _shell("scripts/voiceprint --local wait voiceprints/alice.wav --timeout 60 --interval 0.5", timeout=120)
     assert "succeeded" in wait
     for line in _block_after("### Results API and the `voiceprint` CLI"):

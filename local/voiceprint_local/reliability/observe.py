@@ -13,7 +13,7 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 
 from voiceprint import change_events
 from voiceprint_local.audio_samples import wav_bytes
-from voiceprint_local.stack import BUCKET, LocalStack, wait_for
+from voiceprint_local.stack import LocalStack, wait_for
 
 API_RATE_PER_MINUTE = 100  # API_NOTES.md: 100 submits per minute
 
@@ -26,7 +26,7 @@ def clips() -> dict[str, bytes]:
 def upload_all(stack: LocalStack, files: list[tuple[str, bytes]], workers: int = 8) -> None:
     s3 = stack.client("s3")  # boto3 clients are thread-safe
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda kv: s3.put_object(Bucket=BUCKET, Key=kv[0], Body=kv[1]), files))
+        list(pool.map(lambda kv: s3.put_object(Bucket=stack.bucket, Key=kv[0], Body=kv[1]), files))
 
 
 STATUS_ATTRIBUTES = ("objectKey", "sk", "status", "failureCode", "reason", "throttles", "failures", "jobId")
