@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceprint_local import template
+from voiceprint_local import iam_report, template
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.stack import LocalStack, StackOptions, running, wait_for
 
@@ -77,3 +77,16 @@ def test_with_the_template_as_it_is_nothing_a_handler_does_is_denied() -> None:
         assert stack.iam.denied == []
         functions = {function for function, _, _ in stack.iam.checked}
         assert {"submit", "webhook", "events"} <= functions  # their calls were checked, not skipped
+
+
+def test_every_permission_granted_is_exercised_by_the_workload_or_justified_in_docs_iam() -> None:
+    """Least privilege, kept: a grant nothing uses must be removed from template.yaml or justified, and docs/IAM.md
+    says the same as the workload finds."""
+    left = iam_report.measure()
+    unjustified = [(f, a) for f, pairs in left.items() for a, _ in pairs if (f, a) not in iam_report.JUSTIFIED]
+    assert unjustified == [], f"granted, never exercised, not justified: {unjustified}"
+    stale = [k for k in iam_report.JUSTIFIED if k[1] not in {a for a, _ in left.get(k[0], [])}]
+    assert stale == [], f"justified but exercised now (drop the justification): {stale}"
+    assert iam_report.PAGE.read_text() == iam_report.render(left), (
+        "docs/IAM.md is stale: python -m voiceprint_local.iam_report"
+    )
