@@ -1,10 +1,15 @@
 """voiceprint status|wait|list: the results of the pipeline, from the results API (deployed or local).
+voiceprint enrol|identify: upload a voiceprint sample (with its label) or a recording to identify; --wait prints
+the result. voiceprint doctor: check a deployed stack, an exit code per problem.
 voiceprint replay-events: publish the events of the records changed in a time range again (an operator's tool).
 
     voiceprint --stack my-voiceprints status voiceprints/alice.wav
     voiceprint --api https://abc123.execute-api.eu-west-1.amazonaws.com wait identify/team/standup.wav
     voiceprint --local list --group team/
     voiceprint --local --voiceprint --json status voiceprints/alice.wav   (the voiceprint itself, only when asked)
+    voiceprint --stack my-voiceprints enrol alice.wav --label "Alice Martin" --group team-a --wait
+    voiceprint --stack my-voiceprints identify standup.wav --group team-a --wait
+    voiceprint --stack my-voiceprints doctor
     voiceprint --stack my-voiceprints replay-events --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z
 
 Exit codes: 0 succeeded (or found), 1 failed, 2 timed out or not found, 3 usage or API error.
@@ -19,7 +24,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from voiceprint_cli import doctor as doctor_checks
 from voiceprint_cli.api import LOCAL_URL, ApiError, ResultsApi
+from voiceprint_cli.deployed import LOCAL_ENDPOINT
 from voiceprint_cli.progress import Progress
 from voiceprint_cli.terminal import safe, safe_json
 
@@ -69,6 +76,31 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--until", type=_instant, default=None, help="default: now")
     replay.add_argument("--table", help="the JobsTableName output (default: from --stack)")
     replay.add_argument("--bus", help="the EventBusName output (default: from --stack)")
+    enrol = commands.add_parser(
+        "enrol", parents=[after], help="upload a voiceprint sample with its speaker's label (x-amz-meta-label)"
+    )
+    enrol.add_argument("file")
+    enrol.add_argument("--label", required=True, help="the speaker's name, as identification will report it")
+    identify = commands.add_parser(
+        "identify", parents=[after], help="upload a recording to identify its speakers against a group's voiceprints"
+    )
+    identify.add_argument("file")
+    for upload in (enrol, identify):
+        upload.add_argument("--group", help='the group\'s folder, e.g. "team-a" (default: the top level)')
+        upload.add_argument("--wait", action="store_true", help="wait for the result and print it")
+        upload.add_argument("--timeout", type=float, default=300.0)
+        upload.add_argument("--interval", type=float, default=2.0)
+    doctor = commands.add_parser(
+        "doctor",
+        help="check a deployed stack: secrets, API key, webhook route, queues, alarms, schedule (exit "
+        "codes: `voiceprint doctor --help`)",
+        description=doctor_checks.__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    doctor.add_argument("--webhook-url", help="default: the stack's WebhookUrl output (--local: the local API's)")
+    parser.add_argument(
+        "--aws-endpoint", help=f"an AWS endpoint for enrol, identify and doctor (--local: {LOCAL_ENDPOINT})"
+    )
     return parser
 
 
@@ -120,6 +152,51 @@ def replay_events(args: argparse.Namespace, out: TextIO) -> int:
         + "\n"
     )
     return 0 if report.complete else 2
+
+
+def doctor(args: argparse.Namespace, out: TextIO) -> int:
+    from voiceprint_cli.deployed import connect
+
+    stack = connect(args.stack, local=args.local, region=args.region, endpoint=args.aws_endpoint)
+    webhook_url = args.webhook_url or (f"{args.api or LOCAL_URL}/webhooks/pyannote" if args.local else None)
+    checks = doctor_checks.run(stack, webhook_url=webhook_url)
+    for check in checks:
+        mark = {True: "ok  ", False: "FAIL", None: "n/a "}[check.ok]
+        out.write(safe(f"{mark} {check.name}: {check.detail}") + ("" if check.ok is not False else f" [{check.code}]"))
+        out.write("\n")
+    return doctor_checks.exit_code(checks)
+
+
+def upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """enrol / identify: the upload, then (with --wait) the record once terminal."""
+    from pathlib import Path
+
+    from voiceprint_cli import uploads
+    from voiceprint_cli.deployed import connect
+
+    file = Path(args.file)
+    if not file.is_file():
+        err.write(f"no such file: {safe(str(file))}\n")
+        return 3
+    stack = connect(args.stack, local=args.local, region=args.region, endpoint=args.aws_endpoint)
+    kind = "VoiceprintPrefix" if args.command == "enrol" else "IdentifyPrefix"
+    key, version = uploads.upload(stack, kind, file, group=args.group, label=getattr(args, "label", None))
+    out.write(safe(f"uploaded s3://{stack.outputs['InputBucketName']}/{key}") + "\n")
+    if not args.wait:
+        return 0
+    try:
+        api = _api(args)
+        record = wait(
+            api, key, timeout=args.timeout, interval=args.interval, progress=Progress(err, key), version=version
+        )
+    except ApiError as exc:
+        err.write(f"results API: {safe(exc)}\n")
+        return 3
+    if record is None:
+        err.write(f"{safe(key)}: not finished after {args.timeout:.0f} s\n")
+        return 2
+    _print([record], args.json, out)
+    return 0 if record["status"] == "succeeded" else 1
 
 
 def _output_flags(parser: argparse.ArgumentParser, default: object) -> None:
@@ -201,11 +278,14 @@ def wait(
     progress: Progress,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    version: str | None = None,
 ) -> dict[str, Any] | None:
-    """The newest record of `target` once terminal; None at the timeout."""
+    """The newest record of `target` (or the record of that `version` of it) once terminal; None at the timeout."""
     started = clock()
     while True:
         records = _records(api, target)
+        if version is not None:
+            records = [r for r in records if r.get("versionId") == version]
         newest = records[0] if records else None
         status = newest.get("status", "?") if newest else "not yet recorded"
         progress.update(status, clock() - started)
@@ -222,6 +302,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     args = _parser().parse_args(argv)
     if args.command == "replay-events":
         return replay_events(args, out)
+    if args.command == "doctor":
+        return doctor(args, out)
+    if args.command in ("enrol", "identify"):
+        return upload(args, out, err)
     try:
         api = _api(args)
         if args.command == "status":

@@ -11,7 +11,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 from botocore.auth import SigV4Auth
@@ -80,7 +80,9 @@ class ResultsApi:
         return cls(base_url.rstrip("/"), credentials, region)
 
     def get(self, path: str, **query: str) -> Any:
-        url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
+        # Spaces as %20, not urlencode's "+": SigV4 signs the query as sent, and a "+" is a plus to the signer but
+        # a space to the server that checks the signature (so a key with a space was refused, 403).
+        url = self.base_url + path + (f"?{urlencode(query, quote_via=quote)}" if query else "")
         request = AWSRequest(method="GET", url=url, headers={"Accept": "application/json"})
         SigV4Auth(self.credentials, "execute-api", self.region).add_auth(request)
         try:

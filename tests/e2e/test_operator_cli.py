@@ -1,0 +1,97 @@
+"""Issue 12: what a user reaches for after deploying, tried on the local stack (a CloudFormation stack, IAM
+enforced): `voiceprint doctor` with an exit code per outcome, `voiceprint enrol` and `voiceprint identify`."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from voiceprint_cli.__main__ import main
+from voiceprint_local.audio_samples import wav_bytes
+from voiceprint_local.provisioning import SECRET_NAMES
+from voiceprint_local.stack import LocalStack, StackOptions, running
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with running(StackOptions(log_level="CRITICAL", metrics=False, reconcile_every_seconds=0.5)) as s:
+        yield s
+
+
+def _cli(stack: LocalStack, *args: str) -> tuple[int, str, str]:
+    assert stack.api is not None
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url, *args], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_enrol_uploads_with_the_label_and_waits_for_the_voiceprint(stack: LocalStack, tmp_path: Path) -> None:
+    sample = tmp_path / "take-1.wav"
+    sample.write_bytes(wav_bytes(2.0, "alice"))
+    code, out, _ = _cli(stack, "enrol", str(sample), "--label", "Alice Martin", "--group", "ops", "--wait")
+    assert code == 0
+    assert f"uploaded s3://{stack.bucket}/voiceprints/ops/take-1.wav" in out
+    assert "voiceprint succeeded   label 'Alice Martin'" in out
+    record = stack.terminal_records()["voiceprints/ops/take-1.wav"]
+    assert (record["label"], record["group"]) == ("Alice Martin", "ops/")
+
+
+def test_a_label_s3_metadata_cannot_carry_names_the_object(stack: LocalStack, tmp_path: Path) -> None:
+    sample = tmp_path / "take-2.wav"
+    sample.write_bytes(wav_bytes(2.0, "bob"))
+    code, _out, _ = _cli(stack, "enrol", str(sample), "--label", "Zoë Brontë", "--group", "ops", "--wait")
+    assert code == 0
+    assert stack.terminal_records()["voiceprints/ops/Zoë Brontë.wav"]["label"] == "Zoë Brontë"
+
+
+def test_identify_prints_who_spoke(stack: LocalStack, tmp_path: Path) -> None:
+    sample = tmp_path / "take-1.wav"
+    sample.write_bytes(wav_bytes(2.0, "alice"))
+    assert _cli(stack, "enrol", str(sample), "--label", "Alice Martin", "--group", "ops", "--wait")[0] == 0
+    call = tmp_path / "standup.wav"
+    call.write_bytes(wav_bytes(2.0, "alice"))
+    code, out, _ = _cli(stack, "identify", str(call), "--group", "ops", "--wait")
+    assert code == 0
+    assert "identify/ops/standup.wav  identify   succeeded   matches SPEAKER_00=Alice Martin" in out
+
+
+def test_enrol_without_wait_only_uploads_and_a_missing_file_is_a_usage_error(stack: LocalStack) -> None:
+    code, _, err = _cli(stack, "enrol", "/nonexistent.wav", "--label", "x")
+    assert (code, err) == (3, "no such file: /nonexistent.wav\n")
+
+
+def test_doctor_passes_on_a_healthy_stack_and_gives_each_problem_its_exit_code(stack: LocalStack) -> None:
+    code, out, _ = _cli(stack, "doctor")
+    assert code == 0, out
+    assert out.count("ok   ") == 4
+    assert "n/a  alarms" in out
+    assert "n/a  reconciler schedule" in out
+
+    assert stack.api is not None
+    code, out, _ = _cli(stack, "doctor", "--webhook-url", stack.api.url + "/not-the-webhook")
+    assert code == 12, out
+
+    sqs = stack.client("sqs")
+    sqs.send_message(QueueUrl=stack.dlq_url, MessageBody="{}")
+    code, out, _ = _cli(stack, "doctor")
+    assert code == 13
+    assert "dead-letter queue 1" in out
+    sqs.purge_queue(QueueUrl=stack.dlq_url)
+
+    sm = stack.client("secretsmanager")
+    sm.put_secret_value(SecretId=SECRET_NAMES["api_key"], SecretString="not-the-key")
+    try:
+        code, out, _ = _cli(stack, "doctor")
+        assert code == 11, out
+    finally:
+        sm.put_secret_value(SecretId=SECRET_NAMES["api_key"], SecretString=stack.api_key)
+
+    sm.delete_secret(SecretId=SECRET_NAMES["webhook_secret"], ForceDeleteWithoutRecovery=True)
+    code, out, _ = _cli(stack, "doctor")
+    assert code == 10
+    assert "webhook secret (voiceprint/pyannote-webhook-secret): ResourceNotFoundException" in out
