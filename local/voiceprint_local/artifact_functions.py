@@ -9,11 +9,11 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from voiceprint_local import iam_policy, lambda_artifacts
+from voiceprint_local import iam_policy, lambda_artifacts, provisioning
 
 RUNTIME = Path(__file__).with_name("artifact_runtime.py")
 
@@ -85,3 +85,42 @@ class ArtifactFunction:
             self._process.kill()
             self._process.wait(timeout=10)
         self._answers.close()
+
+
+def start(
+    build_dir: Path,
+    functions: Mapping[str, str],
+    resources: provisioning.Resources,
+    *,
+    client: Callable[[str], Any],
+    env: Mapping[str, str],
+    aws: Mapping[str, str],
+    metrics: bool,
+    iam: iam_policy.Enforcer | None,
+) -> dict[str, ArtifactFunction]:
+    """A process per function (name -> logical id), each with its environment as deployed plus `env` (the local
+    webhook URL, overrides) and `aws` (the endpoint and credentials of the local stack)."""
+    from voiceprint_local import stack_iam
+
+    runtime = lambda_artifacts.runtime_dir(build_dir / "_runtime")
+    started: dict[str, ArtifactFunction] = {}
+    for name, logical_id in functions.items():
+        own = provisioning.function_env_of(
+            resources, logical_id, webhook_url=env["WEBHOOK_URL"], metrics=metrics, extra=env
+        )
+        role = None
+        if iam is not None:
+            role_arn, policy = iam.role(name)
+            role = (role_arn, [iam_policy.document(policy)])
+        started[name] = ArtifactFunction(
+            name,
+            resources.deployment.name(logical_id),
+            lambda_artifacts.function_path(build_dir, logical_id, runtime),
+            {**own, **aws},
+            iam=iam,
+            role=role,
+            secret_arns=stack_iam.secret_arns(client, own),
+            region=stack_iam.REGION,
+            account=stack_iam.ACCOUNT,
+        )
+    return started

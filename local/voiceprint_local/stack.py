@@ -30,8 +30,8 @@ import requests
 
 from voiceprint.job_state import TERMINAL
 from voiceprint_local import (
+    artifact_functions,
     iam_policy,
-    lambda_artifacts,
     moto_patches,
     provisioning,
     sigv4,
@@ -40,7 +40,6 @@ from voiceprint_local import (
     template,
 )
 from voiceprint_local.apigw import LocalHttpApi
-from voiceprint_local.artifact_functions import ArtifactFunction
 from voiceprint_local.clock import Clock
 from voiceprint_local.emulator import Emulator
 from voiceprint_local.emulator_types import EmulatorConfig
@@ -126,7 +125,7 @@ class LocalStack:
         self.emulator: Emulator | None = None
         self.api: LocalHttpApi | None = None
         self.resources: provisioning.Resources | None = None
-        self.handlers: dict[str, ModuleType | ArtifactFunction] = {}
+        self.handlers: dict[str, ModuleType | artifact_functions.ArtifactFunction] = {}
         self._locks = {name: threading.Lock() for name in FUNCTIONS}
         self.invocations: dict[str, int] = dict.fromkeys(FUNCTIONS, 0)
         self.errors: list[str] = []
@@ -251,7 +250,7 @@ class LocalStack:
         for name in FUNCTIONS:
             sys.modules.pop(f"functions.{name}.app", None)
             handler = self.handlers.get(name)
-            if isinstance(handler, ArtifactFunction):
+            if isinstance(handler, artifact_functions.ArtifactFunction):
                 handler.stop()
         # The handlers' boto3 clients hold keep-alive connections that keep moto's request threads waiting;
         # dropping them (clients are reference cycles, hence the collect) closes those sockets.
@@ -361,37 +360,23 @@ class LocalStack:
         self.iam = stack_iam.enforcer(self.client, self._made(), FUNCTIONS, current=self.current_function)
         self._unhook_iam = self.iam.install(boto3._get_default_session().events)
 
-    def _start_artifacts(self, build_dir: Path) -> None:
-        """Each function from its `sam build` artifact, in a process of its own with only the artifact, the built
-        layer and the runtime's boto3 importable (artifact_functions); IAM enforced there too."""
-        runtime = lambda_artifacts.runtime_dir(build_dir / "_runtime")
-        made, opts = self._made(), self.options
-        aws = {k: v for k, v in self.aws_env().items() if v is not None}
-        for name, logical_id in FUNCTIONS.items():
-            env = provisioning.function_env_of(
-                made, logical_id, webhook_url=self.webhook_url, metrics=opts.metrics, extra=opts.env
-            )
-            role = None
-            if self.iam is not None:
-                role_arn, policy = self.iam.role(name)
-                role = (role_arn, [iam_policy.document(policy)])
-            self.handlers[name] = ArtifactFunction(
-                name,
-                made.deployment.name(logical_id),
-                lambda_artifacts.function_path(build_dir, logical_id, runtime),
-                {**env, **aws},
-                iam=self.iam,
-                role=role,
-                secret_arns=stack_iam.secret_arns(self.client, env),
-                region=REGION,
-                account=ACCOUNT,
-            )
-
     def _load_handlers(self) -> None:
         from voiceprint.settings import get_settings
 
-        if self.options.artifacts is not None:
-            self._start_artifacts(self.options.artifacts)
+        opts = self.options
+        if opts.artifacts is not None:
+            self.handlers.update(
+                artifact_functions.start(
+                    opts.artifacts,
+                    FUNCTIONS,
+                    self._made(),
+                    client=self.client,
+                    env={"WEBHOOK_URL": self.webhook_url, **opts.env},
+                    aws={k: v for k, v in self.aws_env().items() if v is not None},
+                    metrics=opts.metrics,
+                    iam=self.iam,
+                )
+            )
             return
 
         self._set_env(self.function_env())
