@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import string
 import subprocess
@@ -52,6 +53,7 @@ ADDED_MODELS = {"AWS::SecretsManager::Secret": "its value generated as GenerateS
 IGNORED = {
     "AWS::S3::Bucket": ("VersioningConfiguration", "NotificationConfiguration"),
     "AWS::DynamoDB::Table": ("TimeToLiveSpecification",),
+    "AWS::IAM::Role": ("ManagedPolicyArns",),
 }
 
 
@@ -124,18 +126,13 @@ def deploy(
         )
     _upload_code(client("s3"), cfn_template)
     cfn = client("cloudformation")
-    with warnings.catch_warnings():  # moto warns of each skipped resource: NOT_CREATED says what stands in
-        warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
-        moto_logger = logging.getLogger("moto")
-        level = moto_logger.level
-        moto_logger.setLevel(logging.ERROR)
-        cfn.create_stack(
-            StackName=STACK_NAME,
-            TemplateBody=json.dumps(cfn_template),
-            Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
-        moto_logger.setLevel(level)
+    _quiet_about(skipped)
+    cfn.create_stack(
+        StackName=STACK_NAME,
+        TemplateBody=json.dumps(cfn_template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
     stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise DeployError(f"stack {STACK_NAME}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
@@ -153,6 +150,31 @@ def deploy(
     return Deployment(
         cfn_template, values, physical, outputs, _function_env(client("lambda"), cfn_template, physical, resolver)
     )
+
+
+class _KnownSkips(logging.Filter):
+    """Drops moto's warning for a resource type NOT_CREATED already accounts for (it repeats on every read)."""
+
+    def __init__(self, types: set[str]) -> None:
+        super().__init__()
+        self.types = types
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            message.startswith("No Moto CloudFormation support for ") and message.rsplit(" ", 1)[-1] in self.types
+        )
+
+
+def _quiet_about(types: set[str]) -> None:
+    moto_logger = logging.getLogger("moto")
+    known = next((f for f in moto_logger.filters if isinstance(f, _KnownSkips)), None)
+    if known is None:
+        moto_logger.addFilter(_KnownSkips(set(types)))
+    else:
+        known.types |= types
+    for kind in types:
+        warnings.filterwarnings("ignore", message=f"Tried to parse {re.escape(kind)} but", category=UserWarning)
 
 
 def not_created(cfn_template: Mapping[str, Any]) -> set[str]:
@@ -208,6 +230,10 @@ def _upload_code(s3: Any, cfn_template: Mapping[str, Any]) -> None:
 
 
 def _apply_ignored(client: Callable[[str], Any], kind: str, name: str, props: Mapping[str, Any]) -> None:
+    if kind == "AWS::IAM::Role":
+        for arn in props.get("ManagedPolicyArns", []):
+            client("iam").attach_role_policy(RoleName=name, PolicyArn=arn)
+        return
     if kind == "AWS::DynamoDB::Table" and "TimeToLiveSpecification" in props:
         client("dynamodb").update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from voiceprint_local import template
@@ -31,10 +31,12 @@ class SqsEventSource:
         faults: FaultInjector,
         errors: list[str],
         stop: threading.Event,
+        mapping: Mapping[str, Any],
     ) -> None:
+        """`mapping`: the event source mapping as CloudFormation made it (its BatchSize)."""
         self._sqs, self._url, self._arn, self._region = sqs, queue_url, queue_arn, region
         self._invoke, self._wait, self._faults, self._errors, self._stop = invoke, wait_seconds, faults, errors, stop
-        self._batch_size = int(template.parameter_defaults()["SubmitBatchSize"])
+        self._batch_size = int(mapping["BatchSize"])
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -111,17 +113,24 @@ class Schedule:
 
 
 class StreamEventSource:
-    """Lambda's DynamoDB stream event source: batches of up to the template's size, its filter criteria, retries
+    """Lambda's DynamoDB stream event source: batches of up to the mapping's size, its filter criteria, retries
     from the first failed record; a batch still failing after its retries is recorded as an error (in AWS it goes
     to the on-failure destination)."""
 
     def __init__(
-        self, streams: Any, *, stream_arn: str, invoke: Invoke, errors: list[str], stop: threading.Event
+        self,
+        streams: Any,
+        *,
+        stream_arn: str,
+        invoke: Invoke,
+        errors: list[str],
+        stop: threading.Event,
+        mapping: Mapping[str, Any],
     ) -> None:
+        """`mapping`: the event source mapping as CloudFormation made it (filters, batch size, retries)."""
         self._streams, self._arn, self._invoke, self._errors, self._stop = streams, stream_arn, invoke, errors, stop
-        source = template.event_source("EventsFunction", "DynamoDB")
-        self._patterns = [json.loads(f["Pattern"]) for f in source["FilterCriteria"]["Filters"]]
-        self._batch_size, self._retries = int(source["BatchSize"]), int(source["MaximumRetryAttempts"])
+        self._patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+        self._batch_size, self._retries = int(mapping["BatchSize"]), int(mapping["MaximumRetryAttempts"])
 
     def run(self) -> None:
         shard = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"][0]["ShardId"]

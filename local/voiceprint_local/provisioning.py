@@ -142,3 +142,15 @@ def function_roles(
             documents.append(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
         roles[name] = (role_arn, iam_policy.statements(documents))
     return roles
+
+
+def event_source_mappings(
+    client: Callable[[str], Any], resources: Resources, functions: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Each function's event source mapping as CloudFormation made it (function name -> the mapping)."""
+    lam = client("lambda")
+    by_arn = {
+        lam.get_function(FunctionName=resources.deployment.name(logical_id))["Configuration"]["FunctionArn"]: name
+        for name, logical_id in functions.items()
+    }
+    return {by_arn[m["FunctionArn"]]: m for m in lam.list_event_source_mappings()["EventSourceMappings"]}

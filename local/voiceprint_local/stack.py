@@ -172,7 +172,9 @@ class LocalStack:
         self.aws_url = f"http://127.0.0.1:{port}"
         # moto's backends live in this process, not in the server: start from an empty account every time.
         requests.post(f"{self.aws_url}/moto-api/reset", timeout=10).raise_for_status()
-        self._set_env(self.aws_env())
+        # AWS's managed policies (SAM attaches AWSLambdaBasicExecutionRole and AWSXrayWriteOnlyAccess to the roles
+        # it makes), so that a function's effective policy is whole: moto holds them only when asked.
+        self._set_env({**self.aws_env(), "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"})
         self._session = boto3.session.Session()
         config = EmulatorConfig(api_key=self.api_key, webhook_secret=self.webhook_secret, presign_secret_key=SECRET_KEY)
         for key, value in opts.emulator.items():
@@ -210,6 +212,7 @@ class LocalStack:
             self._enforce_iam()
         self._load_handlers()
         res = self.resources
+        mappings = provisioning.event_source_mappings(self.client, res, FUNCTIONS)
         dispatcher = SqsEventSource(
             self.client("sqs"),
             queue_url=res.queue_url,
@@ -220,6 +223,7 @@ class LocalStack:
             faults=self.faults,
             errors=self.errors,
             stop=self._stop,
+            mapping=mappings["submit"],
         )
         self._spawn("sqs-dispatcher", dispatcher.run)
         schedule = Schedule(
@@ -228,7 +232,12 @@ class LocalStack:
         self._spawn("reconciler-schedule", schedule.run)
         streams = self.client("dynamodbstreams")
         stream = StreamEventSource(
-            streams, stream_arn=res.stream_arn, invoke=self._invoker("events"), errors=self.errors, stop=self._stop
+            streams,
+            stream_arn=res.stream_arn,
+            invoke=self._invoker("events"),
+            errors=self.errors,
+            stop=self._stop,
+            mapping=mappings["events"],
         )
         self._spawn("stream-dispatcher", stream.run)
 

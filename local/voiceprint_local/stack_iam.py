@@ -40,13 +40,7 @@ def enforcer(
 
     roles = provisioning.function_roles(client, resources, functions)
     found = iam_policy.Enforcer(roles, iam_policy.Where(REGION, ACCOUNT, secret_arn=secret_arn), current)
-    lam = client("lambda")
-    by_arn = {
-        lam.get_function(FunctionName=resources.deployment.name(logical_id))["Configuration"]["FunctionArn"]: name
-        for name, logical_id in functions.items()
-    }
-    for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
-        function = by_arn[mapping["FunctionArn"]]
+    for function, mapping in provisioning.event_source_mappings(client, resources, functions).items():
         on_failure = mapping.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         for action, resource in iam_policy.poller_permissions(mapping["EventSourceArn"], on_failure):
             if not found.permits(function, action, resource):
