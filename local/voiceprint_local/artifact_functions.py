@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from voiceprint_local import iam_policy, lambda_artifacts, provisioning
+from voiceprint_local import deploy, iam_policy, lambda_artifacts, provisioning
 
 RUNTIME = Path(__file__).with_name("artifact_runtime.py")
 
@@ -120,7 +120,7 @@ def start(
             iam=iam,
             role=role,
             secret_arns=stack_iam.secret_arns(client, own),
-            region=stack_iam.REGION,
-            account=stack_iam.ACCOUNT,
+            region=deploy.REGION,
+            account=deploy.ACCOUNT,
         )
     return started

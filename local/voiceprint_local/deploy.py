@@ -36,6 +36,7 @@ TOOLS_PYTHON = template.ROOT / ".venv-tools" / "bin" / "python"
 TRANSLATOR = template.ROOT / "local" / "voiceprint_local" / "sam_translate.py"
 CACHE_DIR = template.ROOT / ".cache"
 ACCOUNT = "123456789012"  # moto's
+REGION = "eu-west-1"  # the local stack's
 
 # Resource types moto's CloudFormation skips, and what stands in for each on the local stack.
 NOT_CREATED = {
@@ -87,7 +88,7 @@ def translated(path: Path = template.TEMPLATE_PATH) -> dict[str, Any]:
             f"{TOOLS_PYTHON} not found: the template is translated by AWS SAM's translator in the tools venv, which "
             "scripts/run-local.sh and scripts/test.sh make"
         )
-    env = dict(os.environ, AWS_DEFAULT_REGION="eu-west-1")
+    env = dict(os.environ, AWS_DEFAULT_REGION=REGION)
     out = subprocess.run(  # noqa: S603 - our own script in our own venv
         [str(TOOLS_PYTHON), str(TRANSLATOR), str(path)],
         capture_output=True,
@@ -195,8 +196,6 @@ def _resolver(
     values: Mapping[str, str],
     physical: Mapping[str, str],
 ) -> Resolver:
-    region = client("sts").meta.region_name
-
     def attribute(logical_id: str, name: str) -> str:
         kind = cfn_template["Resources"][logical_id]["Type"]
         if kind == "AWS::SQS::Queue" and name == "Arn":
@@ -207,7 +206,7 @@ def _resolver(
         raise Unresolved(f"Fn::GetAtt {logical_id}.{name}")
 
     pseudo = {
-        "AWS::Region": region,
+        "AWS::Region": REGION,
         "AWS::AccountId": ACCOUNT,
         "AWS::StackName": STACK_NAME,
         "AWS::URLSuffix": "amazonaws.com",

@@ -42,14 +42,10 @@ def parameters_for(env: Mapping[str, str]) -> dict[str, str]:
     the bucket's notifications agree."""
     params = template.load()["Parameters"]
     found: dict[str, str] = {}
-    for resource in template.resources("AWS::Serverless::Function").values():
-        declared = resource["Properties"].get("Environment", {}).get("Variables", {})
-        for name, value in declared.items():
+    for logical_id in template.functions():
+        for name, value in template.function_environment(logical_id).items():
             if name in env and isinstance(value, dict) and value.get("Ref") in params:
                 found[value["Ref"]] = env[name]
-    for name, value in template.load()["Globals"]["Function"].get("Environment", {}).get("Variables", {}).items():
-        if name in env and isinstance(value, dict) and value.get("Ref") in params:
-            found[value["Ref"]] = env[name]
     return found
 
 

@@ -41,6 +41,7 @@ from voiceprint_local import (
 )
 from voiceprint_local.apigw import LocalHttpApi
 from voiceprint_local.clock import Clock
+from voiceprint_local.deploy import REGION
 from voiceprint_local.emulator import Emulator
 from voiceprint_local.emulator_types import EmulatorConfig
 from voiceprint_local.event_sources import Schedule, SqsEventSource, StreamEventSource
@@ -58,8 +59,6 @@ __all__ = [
     "wait_for",
 ]
 
-ACCOUNT = "123456789012"
-REGION = "eu-west-1"
 ACCESS_KEY = "local"
 SECRET_KEY = "local-secret-key"  # noqa: S105 - a fake for moto; the emulator checks presigned URLs with it
 WEBHOOK_PATH = "/webhooks/pyannote"
@@ -208,11 +207,11 @@ class LocalStack:
         if not opts.run_functions:
             return
         self.faults.install()
-        if opts.enforce_iam:
-            self._enforce_iam()
-        self._load_handlers()
         res = self.resources
         mappings = provisioning.event_source_mappings(self.client, res, FUNCTIONS)
+        if opts.enforce_iam:
+            self._enforce_iam(mappings)
+        self._load_handlers()
         dispatcher = SqsEventSource(
             self.client("sqs"),
             queue_url=res.queue_url,
@@ -364,9 +363,9 @@ class LocalStack:
             self._made(), FUNCTIONS, webhook_url=self.webhook_url, metrics=opts.metrics, extra=opts.env
         )
 
-    def _enforce_iam(self) -> None:
+    def _enforce_iam(self, mappings: Mapping[str, Mapping[str, Any]]) -> None:
         """IAM as AWS would apply it to the handlers' calls: each function's role, as CloudFormation made it."""
-        self.iam = stack_iam.enforcer(self.client, self._made(), FUNCTIONS, current=self.current_function)
+        self.iam = stack_iam.enforcer(self.client, self._made(), FUNCTIONS, mappings, current=self.current_function)
         self._unhook_iam = self.iam.install(boto3._get_default_session().events)
 
     def _load_handlers(self) -> None:

@@ -7,27 +7,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from voiceprint_local import iam_policy, provisioning
-
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
+from voiceprint_local.deploy import ACCOUNT, REGION
 
 
-def secret_arns(client: Callable[[str], Any], env: Mapping[str, str]) -> dict[str, str]:
-    """The ARN of every secret the functions' environment names (IAM authorises GetSecretValue on the ARN)."""
-    sm = client("secretsmanager")
-    ids = {v for k, v in env.items() if k.endswith("_SECRET_ID") and v}
-    return {i: i if i.startswith("arn:") else str(sm.describe_secret(SecretId=i)["ARN"]) for i in ids}
-
-
-def enforcer(
-    client: Callable[[str], Any],
-    resources: provisioning.Resources,
-    functions: Mapping[str, str],
-    *,
-    current: Callable[[], str | None],
-) -> iam_policy.Enforcer:
-    """An Enforcer for these functions; raises PermissionError, as AWS refuses the mapping, when a function's role
-    cannot do what Lambda's poller does for its event source mapping."""
+def secret_arn_lookup(client: Callable[[str], Any]) -> Callable[[str], str]:
+    """SecretId (name or ARN) -> the secret's ARN, which IAM authorises GetSecretValue on; each name looked up once."""
     sm = client("secretsmanager")
     known: dict[str, str] = {}
 
@@ -38,9 +22,29 @@ def enforcer(
             known[secret_id] = str(sm.describe_secret(SecretId=secret_id)["ARN"])
         return known[secret_id]
 
+    return secret_arn
+
+
+def secret_arns(client: Callable[[str], Any], env: Mapping[str, str]) -> dict[str, str]:
+    """The ARN of every secret the functions' environment names."""
+    lookup = secret_arn_lookup(client)
+    return {v: lookup(v) for k, v in env.items() if k.endswith("_SECRET_ID") and v}
+
+
+def enforcer(
+    client: Callable[[str], Any],
+    resources: provisioning.Resources,
+    functions: Mapping[str, str],
+    mappings: Mapping[str, Mapping[str, Any]],
+    *,
+    current: Callable[[], str | None],
+) -> iam_policy.Enforcer:
+    """An Enforcer for these functions; raises PermissionError, as AWS refuses the mapping, when a function's role
+    cannot do what Lambda's poller does for its event source mapping (`mappings`: function -> its mapping)."""
     roles = provisioning.function_roles(client, resources, functions)
-    found = iam_policy.Enforcer(roles, iam_policy.Where(REGION, ACCOUNT, secret_arn=secret_arn), current)
-    for function, mapping in provisioning.event_source_mappings(client, resources, functions).items():
+    where = iam_policy.Where(REGION, ACCOUNT, secret_arn=secret_arn_lookup(client))
+    found = iam_policy.Enforcer(roles, where, current)
+    for function, mapping in mappings.items():
         on_failure = mapping.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         for action, resource in iam_policy.poller_permissions(mapping["EventSourceArn"], on_failure):
             if not found.permits(function, action, resource):

@@ -87,14 +87,6 @@ def functions() -> dict[str, dict[str, Any]]:
     return resources("AWS::Serverless::Function")
 
 
-def event_source(function: str, kind: str) -> dict[str, Any]:
-    """The properties of a function's first event source of this type (SQS, DynamoDB, ...)."""
-    for source in functions()[function]["Properties"].get("Events", {}).values():
-        if source["Type"] == kind:
-            return dict(source["Properties"])
-    raise KeyError(f"{function} has no {kind} event source")
-
-
 def global_environment() -> dict[str, Any]:
     return dict(load()["Globals"]["Function"]["Environment"]["Variables"])
 
