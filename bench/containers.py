@@ -150,8 +150,8 @@ def _check_submitted(stack: LocalStack, events: list[dict[str, Any]]) -> None:
     for event in events:
         ref = ObjectRef.from_s3_record(json.loads(event["Records"][0]["body"])["Records"][0])
         record = store.get(ref.record_keys)
-        if not record or record.get("status") != "submitted":
-            raise RuntimeError(f"ours submit: {ref.key} was not submitted: {record and record.get('status')}")
+        if not record or record.status != "submitted":
+            raise RuntimeError(f"ours submit: {ref.key} was not submitted: {record and record.status}")
 
 
 def measure(stack: LocalStack, *, processes: int, invocations: int) -> ContainerResults:

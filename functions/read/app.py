@@ -23,7 +23,9 @@ from voiceprint.settings import get_settings
 logger = Logger()
 
 settings = get_settings().require("table_name", "input_bucket", "results_bucket")
-service = ReadService(wiring.job_store(settings), wiring.result_store(settings), default_bucket=settings.input_bucket)
+service = ReadService(
+    wiring.record_queries(settings), wiring.result_store(settings), default_bucket=settings.input_bucket
+)
 
 
 TOP_LEVEL_GROUP = "~"  # /groups/~/voiceprints: the voiceprints directly under the prefix (group "")

@@ -11,11 +11,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voiceprint import wiring
+from voiceprint.disposition import DeadLetter, Disposition, RetryLater
+from voiceprint.input_router import InputRouter
 from voiceprint.object_source import ObjectSource
 from voiceprint.queue_actions import QueueActions
+from voiceprint.removal_service import RemovalService
 from voiceprint.settings import get_settings
-from voiceprint.sqs_batch import BatchResponse, process_partial_response
-from voiceprint.submit_service import DeadLetter, RetryLater, SubmitService, parse_receive_count
+from voiceprint.sqs_batch import BatchResponse, process_partial_response, receive_count
+from voiceprint.submit_service import SubmitService
 
 if TYPE_CHECKING:
     from voiceprint.job_store import JobStore
@@ -40,35 +43,38 @@ def build_service(
     clock: Callable[[], float] = time.time,
     rand: Callable[[], float] = random.random,
     on_adopted: Callable[[ObjectRef, str], None] | None = None,
-) -> SubmitService:
+) -> InputRouter:
     """The service as this function runs it. The seam for the tests and the local stack, which pass their own
     collaborators (a store that crashes on cue, a client that races a webhook, a clock) instead of patching."""
-    return SubmitService(
+    records = store or wiring.job_store(settings, dynamodb)
+    objects = ObjectSource(s3)
+    submission = SubmitService(
         settings=settings,
-        store=store or wiring.job_store(settings, dynamodb),
+        store=records,
         budget=wiring.budget_store(settings, dynamodb),
-        objects=ObjectSource(s3),
+        objects=objects,
         client=client or wiring.pyannote_client(settings, secrets),
         ref_key=wiring.secret(settings.ref_key_secret_id, settings, secrets).current,
-        results=wiring.result_store(settings, s3),
         clock=clock,
         rand=rand,
         on_adopted=on_adopted,
     )
+    removal = RemovalService(store=records, objects=objects, results=wiring.result_store(settings, s3))
+    return InputRouter(settings=settings, submission=submission, removal=removal)
 
 
 service = build_service()
 
 
-def record_handler(record: Mapping[str, Any]) -> list[str]:
+def record_handler(record: Mapping[str, Any]) -> list[Disposition]:
     try:
-        return service.handle_message(record["body"], parse_receive_count(record.get("attributes", {})))
+        return service.handle_message(record["body"], receive_count(record))
     except RetryLater as exc:
         queue.delay(record["eventSourceARN"], record["receiptHandle"], exc.delay_seconds)
         raise
     except DeadLetter as exc:
         if queue.dead_letter(record["body"], exc.reason):
-            return ["dead_letter"]  # moved, with its reason: done here
+            return [Disposition.DEAD_LETTER]  # moved, with its reason: done here
         raise  # no DLQ configured: the queue's redrive policy moves it eventually
 
 

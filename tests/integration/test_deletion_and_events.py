@@ -44,7 +44,7 @@ def test_a_deleted_version_takes_its_record_and_a_delete_marker_takes_them_all(
     aws.s3.delete_object(Bucket=aws.bucket, Key=KEY, VersionId=versions[0])
     event = _removal(aws, "s3_version_deleted_via_sqs.json", versions[0])
     assert submit.lambda_handler(event, context()) == {"batchItemFailures": []}
-    assert [r["versionId"] for r in store.list_object_versions(aws.bucket, KEY)] == [versions[1]]
+    assert [r.version_id for r in store.list_object_versions(aws.bucket, KEY)] == [versions[1]]
 
     aws.s3.delete_object(Bucket=aws.bucket, Key=KEY)  # a delete marker
     event = _removal(aws, "s3_delete_marker_via_sqs.json", None)

@@ -7,6 +7,7 @@ import json
 from tests.conftest import Aws, context, s3_sqs_event
 from voiceprint.job_store import JobStore
 from voiceprint.object_ref import record_keys
+from voiceprint.record import ATTRIBUTES
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.emulator import Emulator
 
@@ -27,15 +28,15 @@ def test_results_by_object_version_key_and_job(load_handler, aws: Aws, emulator:
 
     by_version = store.get(record_keys(aws.bucket, "people/dana.wav", v1))
     assert by_version is not None
-    assert by_version["versionId"] == v1
+    assert by_version.version_id == v1
 
     versions = store.list_object_versions(aws.bucket, "people/dana.wav")
-    assert sorted(v["versionId"] for v in versions) == sorted([v1, v2])
+    assert sorted(str(v.version_id) for v in versions) == sorted([v1, v2])
 
-    job_id = by_version["jobId"]
+    job_id = str(by_version.job_id)
     found = store.find_by_job(job_id)
     assert found is not None
-    assert (found["pk"], found["sk"]) == (by_version["pk"], by_version["sk"])
+    assert found.keys == by_version.keys
     assert store.find_by_job("no-such-job") is None
 
 
@@ -44,7 +45,17 @@ def test_pending_index_lists_only_jobs_waiting_for_a_result(load_handler, aws: A
     _upload(load_handler, aws, "empty.wav", b"")
     store = JobStore(aws.ddb, aws.table, retention_days=30)
     pending = store.pending_before(cutoff=10**10, limit=10)
-    assert [json.dumps(sorted(p)) for p in pending] == [
+    # The index projects what the reconciler reads, and nothing else (no voiceprint, no status).
+    assert [sorted(name for name, _, _ in ATTRIBUTES if getattr(p, name) is not None) for p in pending] == [
+        ["job_id", "pending_since", "submitted_at"]
+    ]
+    raw = aws.ddb.query(
+        TableName=aws.table,
+        IndexName="byPending",
+        KeyConditionExpression="pendingShard = :p",
+        ExpressionAttributeValues={":p": {"S": "PENDING"}},
+    )["Items"]
+    assert [json.dumps(sorted(p)) for p in raw] == [
         json.dumps(sorted(["pk", "sk", "pendingShard", "pendingSince", "jobId", "submittedAt", "early"]))
     ]
 
@@ -64,7 +75,7 @@ def test_a_result_of_the_other_kind_never_lands_on_a_record(aws: Aws) -> None:
     assert store.apply_outcome(ref.record_keys, "job-1", voiceprint, now=1002) is ApplyResult.DUPLICATE
     record = store.get(ref.record_keys)
     assert record is not None
-    assert (record["status"], "voiceprint" in record) == (Status.SUBMITTED.value, False)
+    assert (record.status, record.voiceprint) == (Status.SUBMITTED, None)
 
     identification = outcome_from_job("succeeded", {"identification": [], "diarization": []})
     assert store.apply_outcome(ref.record_keys, "job-1", identification, now=1003) is ApplyResult.APPLIED

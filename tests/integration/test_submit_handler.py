@@ -311,7 +311,7 @@ def test_while_paused_a_backlog_spreads_further_each_time_it_comes_back(
     calls = _visibility_changes(app, monkeypatch)
     now = time.time()
     service = app.build_service(clock=lambda: now, rand=lambda: 1.0)  # the top of each jitter window
-    service.pause_until(now + 20)  # a 429 said: 20 s
+    service.submission.pause_until(now + 20)  # a 429 said: 20 s
     monkeypatch.setattr(app, "service", service)
     for receive_count in (1, 4, 8):
         result = app.lambda_handler(

@@ -64,13 +64,18 @@ def test_voiceprints_and_failures_are_never_moved() -> None:
 
 def test_the_results_api_links_a_result_kept_in_s3_and_nothing_outside_the_results_bucket() -> None:
     from voiceprint.read_service import RESULT_URL_SECONDS, ReadService
+    from voiceprint.record import Record
 
     s3 = FakeS3()
     results = ResultStore(lambda: s3, "results", inline_max_bytes=10)  # type: ignore[arg-type,return-value]
     service = ReadService(None, results, default_bucket="input")  # type: ignore[arg-type]  # view() reads no records
-    kept = {"resultLocation": "s3://results/identifications/job-1.json", "status": "succeeded"}
+    kept = Record.from_item(
+        {"pk": "p", "sk": "s", "resultLocation": "s3://results/identifications/job-1.json", "status": "succeeded"}
+    )
     assert service.view(kept)["resultUrl"] == (
         f"https://results.example/identifications/job-1.json?op=get_object&expires={RESULT_URL_SECONDS}"
     )
-    elsewhere = {"resultLocation": "s3://someone-else/identifications/job-1.json", "status": "succeeded"}
+    elsewhere = Record.from_item(
+        {"pk": "p", "sk": "s", "resultLocation": "s3://someone-else/identifications/job-1.json", "status": "succeeded"}
+    )
     assert "resultUrl" not in service.view(elsewhere)

@@ -20,6 +20,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from voiceprint.job_state import TERMINAL, Kind, Status
+from voiceprint.record import Record
 
 SOURCE = "voiceprint-pipeline"
 SCHEMA_VERSION = 1
@@ -37,41 +38,34 @@ RECORD_PK_PREFIX = "OBJ#"
 _NAMES = {Kind.VOICEPRINT: "Voiceprint", Kind.IDENTIFY: "Identification"}
 
 
-def _image(record: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+def _image(record: Mapping[str, Any], name: str) -> Record | None:
     image = (record.get("dynamodb") or {}).get(name)
-    return {k: _de.deserialize(v) for k, v in image.items()} if image else None
+    return Record.from_item({k: _de.deserialize(v) for k, v in image.items()}) if image else None
 
 
-def _kind(item: Mapping[str, Any]) -> Kind:
-    return Kind(item.get("kind") or Kind.VOICEPRINT.value)  # records from before kinds existed are voiceprints
-
-
-def _num(value: Any) -> int | None:
-    return int(value) if value is not None else None
-
-
-def detail_of(item: Mapping[str, Any]) -> dict[str, Any]:
-    kind = _kind(item)
+def detail_of(record: Record) -> dict[str, Any]:
+    """The event's detail: the record's identity and outcome, never its voiceprint."""
+    kind = record.kind_or_default
     detail: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
         "kind": kind.value,
-        "status": item.get("status"),
-        "bucket": item.get("bucket"),
-        "key": item.get("objectKey"),
-        "versionId": item.get("versionId"),
-        "jobId": item.get("jobId"),
-        "group": item.get("group", ""),
-        "completedAt": _num(item.get("completedAt")),
+        "status": record.status.value if record.status else None,
+        "bucket": record.bucket,
+        "key": record.object_key,
+        "versionId": record.version_id,
+        "jobId": record.job_id,
+        "group": record.group if record.group is not None else "",
+        "completedAt": record.completed_at,
     }
     if kind is Kind.VOICEPRINT:
-        detail["label"] = item.get("label")
-    if item.get("status") == Status.FAILED.value:
-        detail.update(failureCode=item.get("failureCode"), reason=item.get("reason"))
-    if kind is Kind.IDENTIFY and item.get("status") == Status.SUCCEEDED.value:
-        detail["candidates"] = list(item.get("candidates") or [])
-        detail["matches"] = json.loads(item["matches"]) if item.get("matches") else []
-        detail["resultLocation"] = item.get("resultLocation")
-        detail["resultInline"] = "result" in item
+        detail["label"] = record.label
+    if record.status is Status.FAILED:
+        detail.update(failureCode=record.failure_code, reason=record.reason)
+    if kind is Kind.IDENTIFY and record.status is Status.SUCCEEDED:
+        detail["candidates"] = list(record.candidates or [])
+        detail["matches"] = record.matches_list()
+        detail["resultLocation"] = record.result_location
+        detail["resultInline"] = record.result is not None
     return detail
 
 
@@ -85,14 +79,14 @@ def event_for(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     new, old = _image(record, "NewImage"), _image(record, "OldImage")
     if name in ("INSERT", "MODIFY") and new is not None:
         detail_type = detail_type_of(new)
-        if detail_type is None or (old is not None and old.get("status") in TERMINAL):
+        if detail_type is None or (old is not None and old.terminal):
             return None
         return detail_type, detail_of(new)
     if name == "REMOVE" and old is not None:
         detail = detail_of(old)
         expired = (record.get("userIdentity") or {}).get("principalId") == TTL_PRINCIPAL
         detail["deletedBecause"] = "expired" if expired else "source_deleted"
-        return f"{_NAMES[_kind(old)]} Deleted", detail
+        return f"{_NAMES[old.kind_or_default]} Deleted", detail
     return None
 
 
@@ -101,12 +95,11 @@ def event_id(pk: str, sk: str, detail_type: str) -> str:
     return hashlib.sha256(f"{pk}|{sk}|{detail_type}".encode()).hexdigest()[:32]
 
 
-def detail_type_of(item: Mapping[str, Any]) -> str | None:
+def detail_type_of(record: Record) -> str | None:
     """The Ready/Failed detail-type a terminal record is announced with."""
-    status = item.get("status")
-    if status not in TERMINAL:
+    if record.status not in TERMINAL:
         return None
-    return f"{_NAMES[_kind(item)]} {'Ready' if status == Status.SUCCEEDED.value else 'Failed'}"
+    return f"{_NAMES[record.kind_or_default]} {'Ready' if record.status is Status.SUCCEEDED else 'Failed'}"
 
 
 def stub_of(detail: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from voiceprint import change_events
 from voiceprint.event_publisher import EventPublisher, Pending
-from voiceprint.job_store import JobStore
+from voiceprint.record_queries import RecordQueries
 
 MAX_PAGES = 10_000  # bounded: a scan of a very large table stops here and says so
 
@@ -22,19 +22,19 @@ class ReplayReport:
     complete: bool = True
 
 
-def replay(store: JobStore, publisher: EventPublisher, *, since: float, until: float) -> ReplayReport:
+def replay(records: RecordQueries, publisher: EventPublisher, *, since: float, until: float) -> ReplayReport:
     report = ReplayReport()
     start = None
     for _ in range(MAX_PAGES):
-        items, start = store.changed_page(since, until, start)
+        page, start = records.changed_page(since, until, start)
         pending: list[Pending] = []
-        for item in items:
+        for record in page:
             report.examined += 1
-            detail_type = change_events.detail_type_of(item)
-            if detail_type is None or "pk" not in item:
+            detail_type = change_events.detail_type_of(record)
+            if detail_type is None:
                 continue  # not terminal yet: its event comes when it is
-            detail = change_events.detail_of(item)
-            detail["eventId"] = change_events.event_id(str(item["pk"]), str(item["sk"]), detail_type)
+            detail = change_events.detail_of(record)
+            detail["eventId"] = change_events.event_id(record.pk, record.sk, detail_type)
             pending.append(Pending("", detail_type, detail))
         failed = publisher.put(pending)
         if failed is not None:

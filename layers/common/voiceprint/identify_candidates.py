@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from voiceprint.job_state import FailureCode
+from voiceprint.record import Record
 from voiceprint.submission_checks import Refusal, normalise_label
 from voiceprint.vendor_limits import MAX_IDENTIFY_VOICEPRINTS
 
 
-def choose(items: Iterable[Mapping[str, Any]], *, group: str, voiceprint_prefix: str) -> list[dict[str, str]]:
+def choose(records: Iterable[Record], *, group: str, voiceprint_prefix: str) -> list[dict[str, str]]:
     """One {"label", "voiceprint"} per label (the newest when a label was enrolled more than once; labels are
     compared in NFC, so look-alike spellings of one name are one speaker), 1 to 50 of them, sorted by label."""
-    newest: dict[str, Mapping[str, Any]] = {}
-    for item in items:
-        label = normalise_label(str(item.get("label") or ""))
-        if not label or not item.get("voiceprint"):
+    newest: dict[str, Record] = {}
+    for record in records:
+        label = normalise_label(record.label or "")
+        if not label or not record.voiceprint:
             continue
-        if label not in newest or int(item.get("completedAt", 0)) > int(newest[label].get("completedAt", 0)):
-            newest[label] = item
+        if label not in newest or (record.completed_at or 0) > (newest[label].completed_at or 0):
+            newest[label] = record
     where = f"group {group!r}" if group else "the top-level group"
     if not newest:
         raise Refusal(
@@ -33,7 +33,7 @@ def choose(items: Iterable[Mapping[str, Any]], *, group: str, voiceprint_prefix:
             f"{where} has {len(newest)} speaker labels; pyannoteAI compares at most "
             f"{MAX_IDENTIFY_VOICEPRINTS}: split it into subfolders",
         )
-    return [{"label": label, "voiceprint": str(newest[label]["voiceprint"])} for label in sorted(newest)]
+    return [{"label": label, "voiceprint": str(newest[label].voiceprint)} for label in sorted(newest)]
 
 
 def request_digest(group: str, etag: str, size: int, candidates: Iterable[Mapping[str, str]]) -> str:

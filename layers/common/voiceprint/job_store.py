@@ -1,9 +1,8 @@
-"""DynamoDB persistence of object records: one item per uploaded object version.
+"""Writing object records (one item per uploaded object version): the claim, the job, the result, the removal.
+Reads, and the key layout's indexes, are record_queries'; the item's attributes are record's.
 
-Item: pk = "OBJ#<sha256(bucket/key)[:40]>", sk = "VER#<versionId | seq:<sequencer>>".
-GSI "byJobId" (jobId) answers "which object is job X"; sparse GSI "byPending" (pendingShard, pendingSince) lists
-jobs still waiting for a result, for the reconciler; sparse GSI "byGroup" (voiceprintGroup, label) holds the
-voiceprints of each group, for identification and for listing by label. TTL attribute: expiresAt (epoch seconds).
+Item: pk = "OBJ#<sha256(bucket/key)[:40]>", sk = "VER#<versionId | etag:<etag>>" (object_ref builds them).
+TTL attribute: expiresAt (epoch seconds).
 
 Every write is conditional, so the state machine in job_state holds even under duplicate and concurrent
 deliveries: a claim can be taken once per object version, results are only written for the record's own jobId,
@@ -18,45 +17,27 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from voiceprint.aws_errors import ConditionFailed, conditional_failures
-from voiceprint.job_state import TERMINAL, FailureCode, Kind, Outcome, Status
-from voiceprint.object_ref import ObjectRef, partition_key
+from voiceprint.ddb_update import Update, from_ddb, to_ddb
+from voiceprint.job_state import RECLAIMABLE, TERMINAL, FailureCode, Kind, Outcome, Status
+from voiceprint.object_ref import ObjectRef
+from voiceprint.record import EARLY_BOUND, Record
+from voiceprint.record_queries import PENDING_SHARD, RecordQueries, group_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-_ser = TypeSerializer()
-_de = TypeDeserializer()
-
-PENDING_SHARD = "PENDING"
-EARLY_BOUND = "boundRef"  # marks an early result that arrived through a ref bound to this record
-GSI_BY_JOB = "byJobId"
-GSI_BY_PENDING = "byPending"
-GSI_BY_GROUP = "byGroup"
-GSI_BY_LABEL = "byLabel"
-# An object's records are at most 400 KB each; 100 pages of 1 MB is far beyond any object's history.
-MAX_VERSION_PAGES = 100
-
-
-def group_key(group: str) -> str:
-    """The byGroup partition of a group: index keys cannot be empty strings, and the top-level group is ""."""
-    return f"g#{group}"
-
-
-def _to_ddb(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in values.items()}
-
-
-def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
 
 
 def _still_open() -> tuple[str, dict[str, str]]:
     """The condition "not terminal" on the status (named #st), with its values: terminal records never change."""
     values = {f":t{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
     return f"NOT (#st IN ({', '.join(values)}))", values
+
+
+def _reclaimable() -> tuple[str, dict[str, str]]:
+    """The condition "a claim may be taken over from this status" (named #st), with its values."""
+    values = {f":r{i}": s.value for i, s in enumerate(sorted(RECLAIMABLE))}
+    return f"#st IN ({', '.join(values)})", values
 
 
 class ApplyResult(StrEnum):
@@ -91,73 +72,19 @@ class ClaimHeld(Exception):
         self.lease_until = lease_until
 
 
-class JobStore:
+class JobStore(RecordQueries):
+    """The record writes; the reads are RecordQueries'."""
+
     def __init__(self, client: DynamoDBClient, table_name: str, *, retention_days: int) -> None:
-        self._ddb = client
-        self._table = table_name
+        super().__init__(client, table_name)
         self._retention = retention_days * 86400
 
-    # -- low level -----------------------------------------------------------------------------------------
-    def _update(
-        self,
-        keys: Mapping[str, str],
-        *,
-        set_: Mapping[str, Any],
-        remove: tuple[str, ...] = (),
-        add: Mapping[str, Any] | None = None,
-        condition: str | None = None,
-        cond_values: Mapping[str, Any] | None = None,
-        names: Mapping[str, str] | None = None,
-        return_new: bool = False,
-        old_on_conflict: bool = False,
-    ) -> dict[str, Any] | None:
-        attr_names: dict[str, str] = dict(names or {})
-        values: dict[str, Any] = {}
-        parts: list[str] = []
-        sets = []
-        for i, (name, value) in enumerate(set_.items()):
-            attr_names[f"#s{i}"] = name
-            if isinstance(value, tuple) and value[0] == "if_not_exists":
-                values[f":s{i}"] = value[1]
-                sets.append(f"#s{i} = if_not_exists(#s{i}, :s{i})")
-            elif isinstance(value, tuple) and value[0] == "copy_of":  # another attribute's value, or a default
-                attr_names[f"#c{i}"] = value[1]
-                values[f":s{i}"] = value[2]
-                sets.append(f"#s{i} = if_not_exists(#c{i}, :s{i})")
-            else:
-                values[f":s{i}"] = value
-                sets.append(f"#s{i} = :s{i}")
-        parts.append("SET " + ", ".join(sets))
-        if remove:
-            for i, name in enumerate(remove):
-                attr_names[f"#r{i}"] = name
-            parts.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))))
-        if add:
-            for i, (name, value) in enumerate(add.items()):
-                attr_names[f"#a{i}"] = name
-                values[f":a{i}"] = value
-            parts.append("ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(add))))
-        values.update(cond_values or {})
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": _to_ddb(keys),
-            "UpdateExpression": " ".join(parts),
-            "ExpressionAttributeNames": attr_names,
-            "ExpressionAttributeValues": _to_ddb(values),
-            "ReturnValues": "ALL_NEW" if return_new else "NONE",
-        }
-        if condition:
-            kwargs["ConditionExpression"] = condition
-            if old_on_conflict:  # the conflicting item comes back with the error, without a second read
-                kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        resp = self._update_item(kwargs)
-        return _from_ddb(resp["Attributes"]) if return_new else None
-
-    def _update_item(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The one place this adapter writes: a failed condition becomes ConditionFailed, with the item that
-        failed it when the call asked for it (ReturnValuesOnConditionCheckFailure)."""
-        with conditional_failures(_from_ddb):
-            return dict(self._ddb.update_item(**kwargs))
+    def _write(self, update: Update) -> Record | None:
+        """The one place this adapter updates: a failed condition becomes ConditionFailed, with the item that
+        failed it when the update asked for it (old_on_conflict); the record as written when asked for."""
+        with conditional_failures(from_ddb):
+            resp = self._ddb.update_item(**update.request(self._table))
+        return Record.from_item(from_ddb(resp["Attributes"])) if update.returns_new else None
 
     def _ttl(self, now: float) -> int:
         return int(now) + self._retention
@@ -172,10 +99,11 @@ class JobStore:
         drop its message, or a crash of that invocation would leave the object with no message to retry it.
         """
         token = uuid.uuid4().hex
-        try:
-            item = self._update(
-                ref.record_keys,
-                set_={
+        reclaimable, reclaimable_values = _reclaimable()
+        update = (
+            Update(ref.record_keys)
+            .set_all(
+                {
                     "status": Status.SUBMITTING.value,
                     "claimToken": token,
                     "leaseUntil": int(now) + lease_seconds,
@@ -188,63 +116,44 @@ class JobStore:
                     "kind": kind.value,
                     "group": group,
                     "groupKey": group_key(group),
-                    "early": ("if_not_exists", {}),
-                    "createdAt": ("if_not_exists", int(now)),
                     "updatedAt": int(now),
                     "expiresAt": self._ttl(now),
-                },
-                add={"attempts": 1},
-                condition=(
-                    "attribute_not_exists(pk) OR #st IN (:retrying, :dead) OR (#st = :submitting AND leaseUntil < :now)"
-                ),
-                cond_values={
-                    ":retrying": Status.RETRYING.value,
-                    ":dead": Status.DEAD_LETTER.value,
-                    ":submitting": Status.SUBMITTING.value,
-                    ":now": int(now),
-                },
-                names={"#st": "status"},
-                return_new=True,
-                old_on_conflict=True,
+                }
             )
+            .set_if_absent("early", {})
+            .set_if_absent("createdAt", int(now))
+            .add("attempts", 1)
+            .when(
+                f"attribute_not_exists(pk) OR {reclaimable} OR (#st = :submitting AND leaseUntil < :now)",
+                {**reclaimable_values, ":submitting": Status.SUBMITTING.value, ":now": int(now)},
+                {"#st": "status"},
+            )
+            .returning_new()
+            .old_on_conflict()
+        )
+        try:
+            record = self._write(update)
         except ConditionFailed as failed:
             held = failed.item
             if held.get("status") == Status.SUBMITTING.value and "leaseUntil" in held:
                 raise ClaimHeld(int(held["leaseUntil"])) from None
             return None
-        if item is None:  # ReturnValues=ALL_NEW always returns the item; this only narrows the type
+        if record is None:  # returning_new always returns the item; this only narrows the type
             raise RuntimeError("UpdateItem returned no attributes")
         return Claim(
             token=token,
-            attempt=int(item.get("attempts", 1)),
-            failures=int(item.get("failures", 0)),
-            throttles=int(item.get("throttles", 0)),
-            charged="budgetDay" in item,
-            # Only results that came through a webhook URL bound to this record (webhook_ref) may be adopted.
-            early={
-                job_id: Outcome.from_item(o)
-                for job_id, o in (item.get("early") or {}).items()
-                if isinstance(o, Mapping) and o.get(EARLY_BOUND) is True
-            },
+            attempt=record.attempts or 1,
+            failures=record.failures or 0,
+            throttles=record.throttles or 0,
+            charged=record.budget_day is not None,
+            early=record.bound_early(),
         )
 
-    def _release(
-        self,
-        ref: ObjectRef,
-        claim: Claim,
-        set_: Mapping[str, Any],
-        remove: tuple[str, ...],
-        add: Mapping[str, Any] | None = None,
-    ) -> None:
+    def _release(self, ref: ObjectRef, claim: Claim, update: Update) -> Record | None:
+        """Write `update` and give the claim up, if it is still ours; else LostClaim."""
+        update.remove("leaseUntil", "claimToken").when("claimToken = :tok", {":tok": claim.token})
         try:
-            self._update(
-                ref.record_keys,
-                set_=set_,
-                remove=("leaseUntil", "claimToken", *remove),
-                add=add,
-                condition="claimToken = :tok",
-                cond_values={":tok": claim.token},
-            )
+            return self._write(update)
         except ConditionFailed:
             raise LostClaim(ref.uri) from None
 
@@ -252,10 +161,8 @@ class JobStore:
         self, ref: ObjectRef, claim: Claim, *, reason: str, now: float, throttled: bool, dead_letter: bool
     ) -> None:
         status = Status.DEAD_LETTER if dead_letter else Status.RETRYING
-        counter = "throttles" if throttled else "failures"
-        self._release(
-            ref, claim, {"status": status.value, "lastError": reason, "updatedAt": int(now)}, (), add={counter: 1}
-        )
+        update = Update(ref.record_keys).set_all({"status": status.value, "lastError": reason, "updatedAt": int(now)})
+        self._release(ref, claim, update.add("throttles" if throttled else "failures", 1))
 
     def mark_failed(
         self,
@@ -267,20 +174,16 @@ class JobStore:
         now: float,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        self._release(
-            ref,
-            claim,
-            {
-                **(details or {}),
-                "status": Status.FAILED.value,
-                "failureCode": code.value,
-                "reason": reason,
-                "completedAt": int(now),
-                "updatedAt": int(now),
-                "expiresAt": self._ttl(now),
-            },
-            ("early",),
-        )
+        fields = {
+            **(details or {}),
+            "status": Status.FAILED.value,
+            "failureCode": code.value,
+            "reason": reason,
+            "completedAt": int(now),
+            "updatedAt": int(now),
+            "expiresAt": self._ttl(now),
+        }
+        self._release(ref, claim, Update(ref.record_keys).set_all(fields).remove("early"))
 
     def record_submitted(
         self,
@@ -307,19 +210,9 @@ class JobStore:
         }
         if warning:
             fields["warning"] = warning
-        try:
-            item = self._update(
-                ref.record_keys,
-                set_=fields,
-                remove=("leaseUntil", "claimToken", "lastError"),
-                condition="claimToken = :tok",
-                cond_values={":tok": claim.token},
-                return_new=True,
-            )
-        except ConditionFailed:
-            raise LostClaim(ref.uri) from None
-        early = (item or {}).get("early", {}).get(job_id)
-        return Outcome.from_item(early) if early else None
+        update = Update(ref.record_keys).set_all(fields).remove("lastError").returning_new()
+        record = self._release(ref, claim, update)
+        return record.early.get(job_id) if record is not None else None
 
     # -- result side ---------------------------------------------------------------------------------------
     def apply_outcome(
@@ -328,33 +221,17 @@ class JobStore:
         """Move the record of `job_id` to `outcome`; terminal records never change again. With `allow_early` (the
         webhook's ref was bound to this record), a result for a record without a jobId yet is kept on it."""
         not_terminal, terminal_values = _still_open()
+        update = Update(keys)
         if outcome.terminal:
-            fields: dict[str, Any] = {
-                "status": outcome.status.value,
-                "vendorStatus": outcome.vendor_status,
-                "completedAt": int(now),
-                "updatedAt": int(now),
-                "expiresAt": self._ttl(now),
-            }
-            for name, value in (
-                ("voiceprint", outcome.voiceprint),
-                ("failureCode", outcome.failure_code.value if outcome.failure_code else None),
-                ("reason", outcome.reason),
-                ("warning", outcome.warning),
-                ("result", outcome.result),
-                ("resultLocation", outcome.result_location),
-                ("matches", outcome.matches),
-            ):
-                if value is not None:
-                    fields[name] = value
+            update.set_all(
+                {**outcome.to_item(), "completedAt": int(now), "updatedAt": int(now), "expiresAt": self._ttl(now)}
+            ).remove("pendingShard", "pendingSince", "early")
             if outcome.voiceprint is not None:
                 # Into the byGroup index, where identification finds it.
-                fields["voiceprintGroup"] = ("copy_of", "groupKey", group_key(""))
-            remove: tuple[str, ...] = ("pendingShard", "pendingSince", "early")
+                update.set_from("voiceprintGroup", "groupKey", group_key(""))
         else:
             # Still running: move it to the back of the reconciler's queue.
-            fields = {"vendorStatus": outcome.vendor_status, "updatedAt": int(now), "pendingSince": int(now)}
-            remove = ()
+            update.set_all({"vendorStatus": outcome.vendor_status, "updatedAt": int(now), "pendingSince": int(now)})
         condition = f"jobId = :jid AND {not_terminal}"
         cond_values: dict[str, Any] = {":jid": job_id, **terminal_values}
         if outcome.kind is not None:
@@ -364,39 +241,27 @@ class JobStore:
             condition += f" AND (kind = :kind{legacy})"
             cond_values[":kind"] = outcome.kind.value
         try:
-            self._update(
-                keys,
-                set_=fields,
-                remove=remove,
-                condition=condition,
-                cond_values=cond_values,
-                names={"#st": "status"},
-            )
+            self._write(update.when(condition, cond_values, {"#st": "status"}))
             return ApplyResult.APPLIED
         except ConditionFailed:
             pass
         if outcome.terminal and allow_early:
             # The webhook beat the submit handler's write of the jobId: keep the result on the record.
+            early = (
+                Update(keys)
+                .set_in_map_if_absent("early", job_id, {**outcome.to_item(), EARLY_BOUND: True})
+                .set("updatedAt", int(now))
+                .when("attribute_exists(early) AND attribute_not_exists(jobId)")
+            )
             try:
-                self._update_item(
-                    {
-                        "TableName": self._table,
-                        "Key": _to_ddb(keys),
-                        "UpdateExpression": "SET early.#jid = if_not_exists(early.#jid, :o), updatedAt = :now",
-                        "ConditionExpression": "attribute_exists(early) AND attribute_not_exists(jobId)",
-                        "ExpressionAttributeNames": {"#jid": job_id},
-                        "ExpressionAttributeValues": _to_ddb(
-                            {":o": {**outcome.to_item(), EARLY_BOUND: True}, ":now": int(now)}
-                        ),
-                    }
-                )
+                self._write(early)
                 return ApplyResult.EARLY
             except ConditionFailed:
                 pass
         current = self.get(keys)
         if current is None:
             return ApplyResult.UNKNOWN
-        if current.get("jobId") != job_id:
+        if current.job_id != job_id:
             return ApplyResult.SUPERSEDED
         return ApplyResult.DUPLICATE
 
@@ -404,122 +269,20 @@ class JobStore:
         """Count an answer about `job_id` that could not be settled and move the record to the back of the poll
         queue; returns the count so far, None if the record is no longer this job's or is already settled."""
         not_terminal, terminal_values = _still_open()
+        update = (
+            Update(keys)
+            .set_all({"lastError": reason, "pendingSince": int(now), "updatedAt": int(now)})
+            .add("pollErrors", 1)
+            .when(f"jobId = :jid AND {not_terminal}", {":jid": job_id, **terminal_values}, {"#st": "status"})
+            .returning_new()
+        )
         try:
-            item = self._update(
-                keys,
-                set_={"lastError": reason, "pendingSince": int(now), "updatedAt": int(now)},
-                add={"pollErrors": 1},
-                condition=f"jobId = :jid AND {not_terminal}",
-                cond_values={":jid": job_id, **terminal_values},
-                names={"#st": "status"},
-                return_new=True,
-            )
+            record = self._write(update)
         except ConditionFailed:
             return None
-        return int((item or {}).get("pollErrors", 1))
+        return (record.poll_errors if record is not None else None) or 1
 
-    def delete(self, keys: Mapping[str, str]) -> dict[str, Any] | None:
+    def delete(self, keys: Mapping[str, str]) -> Record | None:
         """Remove a record (its source object was deleted); returns what it held, None if there was none."""
-        resp = self._ddb.delete_item(TableName=self._table, Key=_to_ddb(keys), ReturnValues="ALL_OLD")
-        return _from_ddb(resp["Attributes"]) if resp.get("Attributes") else None
-
-    # -- reads ---------------------------------------------------------------------------------------------
-    def get(self, keys: Mapping[str, str]) -> dict[str, Any] | None:
-        resp = self._ddb.get_item(TableName=self._table, Key=_to_ddb(keys), ConsistentRead=True)
-        return _from_ddb(resp["Item"]) if "Item" in resp else None
-
-    def find_by_job(self, job_id: str) -> dict[str, Any] | None:
-        resp = self._ddb.query(
-            TableName=self._table,
-            IndexName=GSI_BY_JOB,
-            KeyConditionExpression="jobId = :j",
-            ExpressionAttributeValues=_to_ddb({":j": job_id}),
-            Limit=1,
-        )
-        items = resp.get("Items", [])
-        return _from_ddb(items[0]) if items else None
-
-    def list_object_versions(self, bucket: str, key: str) -> list[dict[str, Any]]:
-        """Every version's record of an object, all pages (a query answers at most 1 MB)."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": _to_ddb({":pk": partition_key(bucket, key)}),
-        }
-        for _ in range(MAX_VERSION_PAGES):
-            resp = self._ddb.query(**kwargs)
-            items += [_from_ddb(i) for i in resp.get("Items", [])]
-            if not resp.get("LastEvaluatedKey"):
-                return items
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        raise RuntimeError(f"more than {MAX_VERSION_PAGES} MB of records for one object")
-
-    def voiceprints_in_group(self, group: str) -> list[dict[str, Any]]:
-        """Every stored voiceprint of a group (label, voiceprint, completedAt, object), all pages, by label."""
-        items, start = self.voiceprints_page(group, label=None, limit=None, start=None)
-        while start:
-            page, start = self.voiceprints_page(group, label=None, limit=None, start=start)
-            items += page
-        return items
-
-    def voiceprints_page(
-        self, group: str | None, *, label: str | None, limit: int | None, start: Mapping[str, Any] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of voiceprints (at most `limit`, else what DynamoDB returns in one answer), with the key to
-        continue from: a group's by label (of one label, if given), or with `group` None, one label's across every
-        group."""
-        if group is None:
-            if label is None:
-                raise ValueError("a group, a label, or both")
-            index, condition, values = GSI_BY_LABEL, "label = :l", {":l": label}
-        else:
-            index, condition, values = GSI_BY_GROUP, "voiceprintGroup = :g", {":g": group_key(group)}
-            if label is not None:
-                condition, values = condition + " AND label = :l", {**values, ":l": label}
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": _to_ddb(values),
-        }
-        if limit is not None:
-            kwargs["Limit"] = limit
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        resp = self._ddb.query(**kwargs)
-        return [_from_ddb(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
-
-    def changed_page(
-        self, since: float, until: float, start: Mapping[str, Any] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of a scan for the records last changed in [since, until] (an operator's replay: no index)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "FilterExpression": "updatedAt BETWEEN :a AND :b",
-            "ExpressionAttributeValues": _to_ddb({":a": int(since), ":b": int(until)}),
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        resp = self._ddb.scan(**kwargs)
-        return [_from_ddb(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
-
-    def pending_before(self, cutoff: float, limit: int) -> list[dict[str, Any]]:
-        """Records waiting for a job result since before `cutoff`, oldest first (one page)."""
-        return self.pending_page(cutoff, limit, None)[0]
-
-    def pending_page(
-        self, cutoff: float, limit: int, start: Mapping[str, Any] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of the records waiting since before `cutoff`, oldest first, and where the next page starts."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI_BY_PENDING,
-            "KeyConditionExpression": "pendingShard = :p AND pendingSince < :c",
-            "ExpressionAttributeValues": _to_ddb({":p": PENDING_SHARD, ":c": int(cutoff)}),
-            "Limit": limit,
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        resp = self._ddb.query(**kwargs)
-        return [_from_ddb(i) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+        resp = self._ddb.delete_item(TableName=self._table, Key=to_ddb(keys), ReturnValues="ALL_OLD")
+        return Record.from_item(from_ddb(resp["Attributes"])) if resp.get("Attributes") else None

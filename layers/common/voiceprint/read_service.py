@@ -9,33 +9,13 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from voiceprint.job_store import JobStore
 from voiceprint.vendor_limits import MAX_JOB_ID_LENGTH
 
 if TYPE_CHECKING:
+    from voiceprint.record import Record
+    from voiceprint.record_queries import RecordQueries
     from voiceprint.result_store import ResultStore
 
-PUBLIC_FIELDS = {
-    "bucket": "bucket",
-    "objectKey": "key",
-    "versionId": "versionId",
-    "kind": "kind",
-    "status": "status",
-    "label": "label",
-    "group": "group",
-    "jobId": "jobId",
-    "vendorStatus": "vendorStatus",
-    "failureCode": "failureCode",
-    "reason": "reason",
-    "lastError": "lastError",
-    "warning": "warning",
-    "attempts": "attempts",
-    "candidates": "candidates",
-    "createdAt": "createdAt",
-    "submittedAt": "submittedAt",
-    "completedAt": "completedAt",
-    "expiresAt": "expiresAt",
-}
 RESULT_URL_SECONDS = 300
 MAX_PAGE = 100
 MAX_KEY_BYTES = 1024  # S3's limit
@@ -53,38 +33,25 @@ class NotFound(LookupError):
     pass
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal: integers here, all of them."""
-    if isinstance(value, (list, tuple, set)):
-        return [_plain(v) for v in value]
-    if type(value).__name__ == "Decimal":
-        return int(value)
-    return value
-
-
 class ReadService:
-    def __init__(self, store: JobStore, results: ResultStore, *, default_bucket: str) -> None:
-        self._store = store
+    def __init__(self, records: RecordQueries, results: ResultStore, *, default_bucket: str) -> None:
+        self._records = records  # reads only: this service never writes
         self._results = results  # only identifications kept in S3 need it (a presigned URL to the output)
         self._bucket = default_bucket
 
-    def view(
-        self, item: Mapping[str, Any], *, with_voiceprint: bool = False, with_result: bool = True
-    ) -> dict[str, Any]:
-        out = {public: _plain(item[name]) for name, public in PUBLIC_FIELDS.items() if name in item}
-        if with_voiceprint and item.get("voiceprint"):
-            out["voiceprint"] = item["voiceprint"]
-        if item.get("matches"):
-            out["matches"] = json.loads(item["matches"])
+    def view(self, record: Record, *, with_voiceprint: bool = False, with_result: bool = True) -> dict[str, Any]:
+        out = record.public()
+        if with_voiceprint and record.voiceprint:
+            out["voiceprint"] = record.voiceprint
+        if record.matches:
+            out["matches"] = record.matches_list()
         if not with_result:
-            out["hasResult"] = bool(item.get("result") or item.get("resultLocation"))
+            out["hasResult"] = record.has_result
             return out
-        if item.get("result"):
-            out["result"] = json.loads(item["result"])
+        if record.result:
+            out["result"] = json.loads(record.result)
         url = (
-            self._results.presigned_url(str(item["resultLocation"]), RESULT_URL_SECONDS)
-            if item.get("resultLocation")
-            else None
+            self._results.presigned_url(record.result_location, RESULT_URL_SECONDS) if record.result_location else None
         )
         if url:
             out["resultUrl"] = url
@@ -93,11 +60,11 @@ class ReadService:
     def job(self, job_id: str, *, with_voiceprint: bool = False) -> dict[str, Any]:
         if len(job_id) > MAX_JOB_ID_LENGTH:
             raise BadRequest("not a jobId")
-        found = self._store.find_by_job(job_id) if job_id else None
-        item = self._store.get({"pk": found["pk"], "sk": found["sk"]}) if found else None
-        if item is None:
+        found = self._records.find_by_job(job_id) if job_id else None
+        record = self._records.get(found.keys) if found else None  # the index holds the keys only
+        if record is None:
             raise NotFound(f"no job {job_id}")
-        return self.view(item, with_voiceprint=with_voiceprint)
+        return self.view(record, with_voiceprint=with_voiceprint)
 
     def object_versions(
         self, key: str, bucket: str | None = None, *, with_voiceprint: bool = False, with_result: bool = False
@@ -107,11 +74,11 @@ class ReadService:
             raise BadRequest("the query parameter 'key' is required")
         if len(key.encode()) > MAX_KEY_BYTES or len((bucket or "").encode()) > MAX_BUCKET_CHARS:
             raise BadRequest("not an S3 object key")
-        items = self._store.list_object_versions(bucket or self._bucket, key)
-        if not items:
+        records = self._records.list_object_versions(bucket or self._bucket, key)
+        if not records:
             raise NotFound("no record for this object")
-        items.sort(key=lambda i: int(i.get("createdAt", 0)), reverse=True)
-        return [self.view(i, with_voiceprint=with_voiceprint, with_result=with_result) for i in items]
+        records.sort(key=lambda r: r.created_at or 0, reverse=True)
+        return [self.view(r, with_voiceprint=with_voiceprint, with_result=with_result) for r in records]
 
     def voiceprints(
         self, *, group: str | None, label: str | None, limit: int, cursor: str | None, with_voiceprint: bool
@@ -125,8 +92,8 @@ class ReadService:
             # The label index does not carry the voiceprint: fetch one record per item rather than project 20 KB.
             raise BadRequest("voiceprint=true needs a group")
         start = _decode_cursor(cursor) if cursor else None
-        items, last = self._store.voiceprints_page(group, label=label, limit=limit, start=start)
-        page = [self.view(i, with_voiceprint=with_voiceprint) for i in items]
+        records, last = self._records.voiceprints_page(group, label=label, limit=limit, start=start)
+        page = [self.view(r, with_voiceprint=with_voiceprint) for r in records]
         return {"items": page, "next": _encode_cursor(last) if last else None}
 
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from voiceprint.job_state import FailureCode, Outcome, Status, outcome_from_job
 from voiceprint.job_store import ApplyResult, JobStore
 from voiceprint.pyannote_client import JobNotFound, PyannoteClient, RateLimited, TransientError
+from voiceprint.record import Record
 from voiceprint.redaction import redact
 from voiceprint.result_store import ResultStore
 from voiceprint.settings import Settings
@@ -58,7 +59,7 @@ class ReconcileService:
         self._client = client
         self._clock = clock
 
-    def _pending(self, now: float) -> Iterator[dict[str, Any]]:
+    def _pending(self, now: float) -> Iterator[Record]:
         """The backlog, oldest first, page after page, until this run's poll budget is spent."""
         cutoff = now - self._settings.reconcile_after_seconds
         start: dict[str, Any] | None = None
@@ -71,23 +72,23 @@ class ReconcileService:
     def run(self) -> ReconcileReport:
         now = self._clock()
         report = ReconcileReport()
-        for item in self._pending(now):
+        for record in self._pending(now):
             if report.oldest_pending_seconds == 0:
-                report.oldest_pending_seconds = max(0, int(now) - int(item.get("pendingSince", now)))
+                report.oldest_pending_seconds = max(0, int(now) - int(record.pending_since or now))
             if (
                 report.polled >= self._settings.reconcile_max_polls
                 or self._clock() - now >= self._settings.reconcile_time_budget_seconds
             ):
                 break  # this run's job-read or time budget; the next run carries on from the oldest again
             report.examined += 1
-            keys = {"pk": item["pk"], "sk": item["sk"]}
+            job_id = str(record.job_id)
             try:
                 result, outcome = settle(
                     self._store,
                     self._results,
-                    keys,
-                    str(item["jobId"]),
-                    self._outcome_for(item, now, report),
+                    record.keys,
+                    job_id,
+                    self._outcome_for(record, now, report),
                     now=self._clock(),
                 )
             except RateLimited:
@@ -95,12 +96,12 @@ class ReconcileService:
                 report.throttled = True
                 break
             except TransientError as exc:
-                logger.warning("poll failed", extra={"job_id": item.get("jobId"), "error": str(exc)})
+                logger.warning("poll failed", extra={"job_id": job_id, "error": str(exc)})
                 report.errors += 1
                 continue
             except Exception as exc:  # noqa: BLE001 - one odd record must not stop the run for every newer one
                 report.errors += 1
-                self._record_error(keys, str(item["jobId"]), exc, report)
+                self._record_error(record.keys, job_id, exc, report)
                 continue
             if outcome.terminal and result is ApplyResult.APPLIED:
                 report.count(outcome.failure_code.value if outcome.failure_code else outcome.status.value)
@@ -138,11 +139,11 @@ class ReconcileService:
         except Exception as again:  # noqa: BLE001 - the next run sees the record again
             logger.error("could not record the error", extra={"job_id": job_id, "error_type": type(again).__name__})
 
-    def _outcome_for(self, item: dict[str, Any], now: float, report: ReconcileReport) -> Outcome:
-        job_id = str(item["jobId"])
-        early = (item.get("early") or {}).get(job_id)
+    def _outcome_for(self, record: Record, now: float, report: ReconcileReport) -> Outcome:
+        job_id = str(record.job_id)
+        early = record.early.get(job_id)
         if early:  # a webhook came before the job was recorded and nobody merged it
-            return Outcome.from_item(early)
+            return early
         report.polled += 1
         try:
             job = self._client.get_job(job_id)
@@ -151,7 +152,7 @@ class ReconcileService:
                 "failed", Status.FAILED, failure_code=FailureCode.LOST, reason="pyannoteAI no longer knows the job"
             )
         outcome = outcome_from_job(job.status, job.output)
-        submitted_at = float(item.get("submittedAt", now))
+        submitted_at = float(record.submitted_at or now)
         if not outcome.terminal and now - submitted_at > self._settings.lost_after_seconds:
             return Outcome(
                 job.status,

@@ -28,6 +28,6 @@ def settle(
     location = placed.result_location
     if location and result not in (ApplyResult.APPLIED, ApplyResult.EARLY):
         current = store.get(keys)
-        if current is None or current.get("resultLocation") != location:
+        if current is None or current.result_location != location:
             results.delete(location)
     return result, placed

@@ -49,3 +49,11 @@ def process_partial_response(
             metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=1)
             failures.append({"itemIdentifier": str(record["messageId"])})
     return {"batchItemFailures": failures}
+
+
+def receive_count(record: Mapping[str, Any]) -> int:
+    """How many times SQS has delivered this record's message (1 on the first delivery)."""
+    try:
+        return int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    except (TypeError, ValueError):
+        return 1

@@ -1,60 +1,43 @@
 """Submission of uploaded objects to pyannoteAI: S3 notification (via SQS) -> what S3 says the object is ->
-claim -> checks -> presign -> POST /v1/voiceprint (voiceprint prefix) or POST /v1/identify (identify prefix,
-against the voiceprints of the same group). Removal notifications take the records of deleted objects with them.
+claim -> checks -> budget -> presign -> POST /v1/voiceprint (voiceprint prefix) or POST /v1/identify (identify
+prefix, against the voiceprints of the same group). Removal notifications go to removal_service.
 """
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from voiceprint import backoff, identify_candidates, s3_notifications, source_key, submission_checks, webhook_ref
-from voiceprint.audio_probe import RangedReader
-from voiceprint.budget_store import BudgetStore, Charge, Limits
+from voiceprint import backoff, budget_charge, submission_plan, webhook_ref
+from voiceprint.disposition import DeadLetter, Disposition, RetryLater
 from voiceprint.job_state import FailureCode, Kind, Outcome
-from voiceprint.job_store import Claim, ClaimHeld, JobStore, LostClaim
-from voiceprint.object_ref import ObjectRef, record_keys
-from voiceprint.object_source import FIRST_BLOCK_BYTES, ObjectGone, ObjectRead, ObjectSource
+from voiceprint.job_store import Claim, ClaimHeld, LostClaim
+from voiceprint.object_ref import ObjectRef
+from voiceprint.object_source import FIRST_BLOCK_BYTES, ObjectGone, ObjectRead
 from voiceprint.pyannote_client import (
     AccountError,
     InvalidAnswer,
     JobCreated,
-    PyannoteClient,
     RateLimited,
     RequestRejected,
     TransientError,
 )
 from voiceprint.redaction import redact
-from voiceprint.result_store import ResultStore
-from voiceprint.s3_notifications import MalformedMessage, Notification
-from voiceprint.settings import Settings
+from voiceprint.s3_notifications import Notification
 from voiceprint.source_key import SourceKey
 from voiceprint.submission_checks import Refusal
 
+if TYPE_CHECKING:
+    from voiceprint.ports import Budget, ObjectReader, RecordWriter, Vendor
+    from voiceprint.settings import Settings
+
 logger = Logger(child=True)
 metrics = Metrics()
-
-
-class RetryLater(Exception):
-    """The message must come back after `delay_seconds` (SQS visibility); the reason is on the record."""
-
-    def __init__(self, reason: str, delay_seconds: int) -> None:
-        super().__init__(reason)
-        self.delay_seconds = delay_seconds
-
-
-class DeadLetter(Exception):
-    """Out of attempts, or a message no retry can help: it belongs in the dead-letter queue, with this reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class SubmitService:
@@ -62,11 +45,10 @@ class SubmitService:
         self,
         *,
         settings: Settings,
-        store: JobStore,
-        objects: ObjectSource,
-        client: PyannoteClient,
-        results: ResultStore,
-        budget: BudgetStore,
+        store: RecordWriter,
+        objects: ObjectReader,
+        client: Vendor,
+        budget: Budget,
         ref_key: Callable[[], str],
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
@@ -78,13 +60,7 @@ class SubmitService:
         self._store = store
         self._objects = objects
         self._client = client
-        self._results = results
         self._budget = budget
-        self._limits = Limits(
-            group_daily_jobs=settings.group_daily_jobs,
-            group_daily_audio_seconds=settings.group_daily_audio_seconds,
-            stack_daily_audio_seconds=settings.stack_daily_audio_seconds,
-        )
         self._ref_key = ref_key  # binds webhook URLs to their records (webhook_ref)
         self._clock = clock
         self._rand = rand
@@ -97,96 +73,12 @@ class SubmitService:
         """Call the API no more until `until` (after a 429); a later pause never shortens an earlier one."""
         self._throttled_until = max(self._throttled_until, until)
 
-    # -- entry point ---------------------------------------------------------------------------------------
-    def handle_message(self, body: str, receive_count: int) -> list[str]:
-        """Process one SQS message (an S3 notification). Returns one outcome label per S3 record.
-
-        Raises RetryLater if any record must be retried (the records already done are no-ops on redelivery), else
-        DeadLetter if any record is out of attempts or the message is not an S3 notification at all.
-        """
-        try:
-            notifications = s3_notifications.parse(body)
-        except MalformedMessage as exc:
-            logger.error("malformed queue message: dead-lettered", extra={"reason": str(exc)})
-            metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
-            raise DeadLetter(f"malformed_message: {exc}") from None
-        if notifications is None:
-            return ["test_event"]
-        outcomes: list[str] = []
-        retry: RetryLater | None = None
-        dead: DeadLetter | None = None
-        for note in notifications:
-            if note.bucket != self._settings.input_bucket:
-                # Only the input bucket notifies this queue; anything else is forged or misrouted.
-                logger.warning("notification for another bucket ignored", extra={"bucket": note.bucket[:63]})
-                metrics.add_metric(name="ForeignBucketNotifications", unit=MetricUnit.Count, value=1)
-                outcomes.append("foreign_bucket")
-                continue
-            if note.removed:
-                outcomes.append(self.forget_object(note))
-                continue
-            if not note.created:
-                outcomes.append("ignored_event")
-                continue
-            try:
-                outcomes.append(self.submit_object(note, receive_count))
-            except RetryLater as exc:
-                outcomes.append("retry")
-                if retry is None or exc.delay_seconds > retry.delay_seconds:
-                    retry = exc
-            except DeadLetter as exc:
-                outcomes.append("dead_letter")
-                dead = exc
-        if retry is not None:
-            raise retry
-        if dead is not None:
-            raise dead
-        return outcomes
-
-    def forget_object(self, note: Notification) -> str:
-        """The source is gone, so its voiceprint (biometric data) or identification goes too. A deleted version
-        takes its own record; a delete marker (a plain delete on the versioned bucket) takes every record of the
-        key, since the object is gone for its owner even while old versions wait for their lifecycle expiry.
-        Nothing goes unless S3 confirms it: a forged or stale removal changes nothing."""
-        if self._source(note.key) is None:
-            return "filtered"
-        logger.append_keys(object_key=note.key, bucket=note.bucket)
-        version_delete = note.event_name == "ObjectRemoved:Delete" and note.version_id is not None
-        if self._objects.exists(note.bucket, note.key, note.version_id if version_delete else None):
-            logger.warning("removal notification for an object that still exists; nothing deleted")
-            metrics.add_metric(name="RemovalsNotConfirmed", unit=MetricUnit.Count, value=1)
-            return "not_deleted"
-        if version_delete and note.version_id is not None:
-            records = [record_keys(note.bucket, note.key, note.version_id)]
-        else:
-            records = [{"pk": r["pk"], "sk": r["sk"]} for r in self._store.list_object_versions(note.bucket, note.key)]
-        deleted = 0
-        for keys in records:
-            old = self._store.delete(keys)
-            if old is None:
-                continue
-            deleted += 1
-            if old.get("resultLocation"):
-                self._results.delete(str(old["resultLocation"]))
-        logger.info("records deleted with their source", extra={"deleted": deleted, "event": note.event_name})
-        metrics.add_metric(name="RecordsDeleted", unit=MetricUnit.Count, value=deleted)
-        return f"deleted:{deleted}"
-
-    def _source(self, key: str) -> SourceKey | None:
-        return source_key.parse(
-            key,
-            voiceprint_prefix=self._settings.voiceprint_prefix,
-            identify_prefix=self._settings.identify_prefix,
-            suffix=self._settings.key_suffix,
-        )
-
-    def submit_object(self, note: Notification, receive_count: int) -> str:
+    def submit_object(self, note: Notification, source: SourceKey, receive_count: int) -> Disposition:
+        """Submit the object of a creation notification (its `source`: what its key makes it), once per version.
+        Raises RetryLater or DeadLetter when its message must come back or go."""
         logger.append_keys(object_key=note.key, bucket=note.bucket)
         if note.key.endswith("/") and note.size == 0:
-            return "folder_marker"
-        source = self._source(note.key)
-        if source is None:
-            return "filtered"
+            return Disposition.FOLDER_MARKER
         logger.append_keys(kind=source.kind.value)
         now = self._clock()
         if now < self._throttled_until:
@@ -200,7 +92,7 @@ class SubmitService:
         except ObjectGone:
             logger.info("object gone before it could be processed; nothing to submit")
             metrics.add_metric(name="ObjectsGoneBeforeSubmit", unit=MetricUnit.Count, value=1)
-            return "object_gone"
+            return Disposition.OBJECT_GONE
         ref = ObjectRef.identified(note.bucket, note.key, version_id=first.version_id, etag=first.etag, size=first.size)
         logger.append_keys(version=ref.version)
         logger.set_correlation_id(ref.uri)
@@ -216,12 +108,12 @@ class SubmitService:
         if claim is None:
             logger.info("duplicate delivery: object version already claimed")
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
-            return "duplicate"
+            return Disposition.DUPLICATE
         try:
             return self._submit_claimed(ref, source, claim, first, receive_count)
         except LostClaim:
             logger.warning("claim taken over by another invocation; leaving the object to it")
-            return "lost_claim"
+            return Disposition.LOST_CLAIM
         except (RetryLater, DeadLetter):
             raise
         except Exception as exc:
@@ -231,19 +123,35 @@ class SubmitService:
     # -- steps ---------------------------------------------------------------------------------------------
     def _submit_claimed(
         self, ref: ObjectRef, source: SourceKey, claim: Claim, first: ObjectRead, receive_count: int
-    ) -> str:
+    ) -> Disposition:
         try:
-            details, candidates, seconds = self._check(ref, source, first)
-            adopted = self._adopt(ref, claim, details)
+            planned = submission_plan.plan(
+                ref,
+                source,
+                first,
+                objects=self._objects,
+                records=self._store,
+                voiceprint_prefix=self._settings.voiceprint_prefix,
+            )
+            adopted = self._adopt(ref, claim, planned.details)
             if adopted:
                 return adopted
             if not claim.charged:
-                self._charge(ref, source, claim, seconds, candidates)
+                budget_charge.charge(
+                    self._budget,
+                    self._settings,
+                    ref,
+                    claim,
+                    group=source.group,
+                    seconds=planned.seconds,
+                    candidates=planned.candidates,
+                    now=self._clock(),
+                )
         except Refusal as refusal:
             self._store.mark_failed(ref, claim, code=refusal.code, reason=refusal.reason, now=self._clock())
             logger.info("object refused", extra={"failure_code": refusal.code.value, "reason": refusal.reason})
             metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
-            return f"refused:{refusal.code.value}"
+            return Disposition.REFUSED
 
         url = self._objects.presign_get(ref.bucket, ref.key, ref.version_id, self._settings.presign_expiry_seconds)
         webhook = (
@@ -252,7 +160,7 @@ class SubmitService:
             else None
         )
         try:
-            job = self._post(source.kind, url, webhook, candidates)
+            job = self._post(source.kind, url, webhook, planned.candidates)
         except RequestRejected as exc:
             reason = redact(
                 str(exc)
@@ -261,7 +169,7 @@ class SubmitService:
             self._store.mark_failed(ref, claim, code=FailureCode.API_REJECTED, reason=reason, now=self._clock())
             logger.warning("pyannoteAI rejected the job", extra={"failure_code": "api_rejected", "reason": reason})
             metrics.add_metric(name="JobsRefused", unit=MetricUnit.Count, value=1)
-            return "refused:api_rejected"
+            return Disposition.REFUSED
         except RateLimited as exc:
             metrics.add_metric(name="ApiThrottled", unit=MetricUnit.Count, value=1)
             self._retry(ref, claim, receive_count, str(exc), exc.retry_after, throttled=True)
@@ -273,18 +181,18 @@ class SubmitService:
             logger.error("pyannoteAI's answer to the submission is outside its spec", extra={"reason": reason})
             metrics.add_metric(name="VendorInvalidAnswers", unit=MetricUnit.Count, value=1)
             self._store.mark_failed(ref, claim, code=FailureCode.VENDOR_INVALID, reason=reason, now=self._clock())
-            return "refused:vendor_invalid"
+            return Disposition.REFUSED
 
-        early = self._record_job(ref, claim, job, details)
+        early = self._record_job(ref, claim, job, planned.details)
         logger.set_correlation_id(job.job_id)
         logger.info("job submitted", extra={"job_id": job.job_id, "attempt": claim.attempt})
         metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
         # Alarmed on (template): what the vendor bills by, whatever the budget allows.
-        metrics.add_metric(name="AudioSecondsSubmitted", unit=MetricUnit.Seconds, value=seconds)
+        metrics.add_metric(name="AudioSecondsSubmitted", unit=MetricUnit.Seconds, value=planned.seconds)
         if early is not None:
             self._store.apply_outcome(ref.record_keys, job.job_id, early, now=self._clock())
             logger.info("applied a webhook that arrived before the job was recorded")
-        return "submitted"
+        return Disposition.SUBMITTED
 
     def _record_job(self, ref: ObjectRef, claim: Claim, job: JobCreated, details: Mapping[str, Any]) -> Outcome | None:
         """Record the paid job. Should the write fail (anything but a lost claim), the claim must not stay
@@ -331,7 +239,7 @@ class SubmitService:
             status_only_webhook=True,
         )
 
-    def _adopt(self, ref: ObjectRef, claim: Claim, details: Mapping[str, Any]) -> str | None:
+    def _adopt(self, ref: ObjectRef, claim: Claim, details: Mapping[str, Any]) -> Disposition | None:
         """An earlier submission timed out or crashed after pyannoteAI created the job, and that job's webhook has
         since arrived through this record's bound URL: take its result instead of submitting (and paying) again."""
         for job_id, outcome in claim.early.items():
@@ -352,7 +260,7 @@ class SubmitService:
             metrics.add_metric(name="JobsAdopted", unit=MetricUnit.Count, value=1)
             if self._on_adopted is not None:
                 self._on_adopted(ref, job_id)
-            return "adopted"
+            return Disposition.ADOPTED
         return None
 
     def _release_after_error(self, ref: ObjectRef, claim: Claim, exc: Exception) -> None:
@@ -401,79 +309,3 @@ class SubmitService:
             retry_after=retry_after,
             rand=self._rand,
         )
-
-    def _charge(
-        self, ref: ObjectRef, source: SourceKey, claim: Claim, seconds: int, candidates: list[dict[str, str]]
-    ) -> None:
-        """Charge the budget for this job, with the claim; raises Refusal if a quota is spent or the same
-        identification was just requested, LostClaim if the claim is no longer ours."""
-        # Without an ETag the content is unknown: no deduplication rather than a false match.
-        dedup = (
-            identify_candidates.request_digest(source.group, ref.etag, ref.size, candidates)
-            if candidates and ref.etag
-            else None
-        )
-        result = self._budget.charge(
-            ref.record_keys,
-            claim.token,
-            group=source.group,
-            audio_seconds=seconds,
-            limits=self._limits,
-            now=self._clock(),
-            dedup_key=dedup,
-            dedup_seconds=self._settings.identify_dedup_seconds,
-            original={"bucket": ref.bucket, "key": ref.key, "versionId": ref.version},
-        )
-        if result.charge is Charge.CHARGED:
-            return
-        if result.charge is Charge.LOST_CLAIM:
-            raise LostClaim(ref.uri)
-        metrics.add_metric(name="BudgetRefusals", unit=MetricUnit.Count, value=1)
-        if result.charge is Charge.DUPLICATE:
-            was = result.duplicate_of or {}
-            raise Refusal(
-                FailureCode.DUPLICATE_REQUEST,
-                f"the same identification (content, group and candidates) was requested for {was.get('key')!r} "
-                f"(version {was.get('versionId')}) within the last {self._settings.identify_dedup_seconds} s: "
-                "its record has the result",
-            )
-        whose = f"group {source.group!r}" if result.charge is Charge.GROUP_QUOTA else "the stack"
-        raise Refusal(FailureCode.QUOTA_EXCEEDED, f"the daily budget of {whose} is spent (UTC day); not submitted")
-
-    def _check(
-        self, ref: ObjectRef, source: SourceKey, first: ObjectRead
-    ) -> tuple[dict[str, Any], list[dict[str, str]], int]:
-        """Refuse what pyannoteAI would refuse (or could not load), before paying for it. Returns what to record
-        with the job (a voiceprint's label; an identification's candidate labels) and an identification's
-        voiceprints."""
-        problem = submission_checks.key_problem(ref.key)
-        if problem:
-            raise Refusal(FailureCode.INVALID_KEY, problem)
-        submission_checks.check_size(source.kind, ref.size)
-
-        def fetch(start: int, end: int) -> bytes:
-            return self._objects.read(ref.bucket, ref.key, ref.version_id, start, end).data
-
-        reader = RangedReader(fetch, ref.size, block_size=FIRST_BLOCK_BYTES, first_block=first.data)
-        try:
-            info = submission_checks.check_audio(source.kind, reader, ref.size)
-        except ObjectGone:
-            raise Refusal(FailureCode.OBJECT_GONE, "the object was deleted before it could be processed") from None
-        seconds = max(1, math.ceil(info.duration_seconds))  # billed by the second (at the vendor's minimum)
-        if source.kind is Kind.IDENTIFY:
-            candidates = identify_candidates.choose(
-                self._store.voiceprints_in_group(source.group),
-                group=source.group,
-                voiceprint_prefix=self._settings.voiceprint_prefix,
-            )
-            return {"candidates": [c["label"] for c in candidates]}, candidates, seconds
-        # The object's own metadata wins over its file name (x-amz-meta-label), read from the header GET.
-        label = submission_checks.check_label(first.metadata.get("label") or source.stem)
-        return {"label": label}, [], seconds
-
-
-def parse_receive_count(attributes: Mapping[str, Any]) -> int:
-    try:
-        return int(attributes.get("ApproximateReceiveCount", 1))
-    except (TypeError, ValueError):
-        return 1

@@ -163,7 +163,7 @@ class WebhookService:
             logger.warning("webhook ref not bound to this stack; using the jobId only", extra={"rejection": "ref"})
             metrics.add_metric(name="WebhookRefsUnbound", unit=MetricUnit.Count, value=1)
         found = self._store.find_by_job(job_id)
-        return ({"pk": found["pk"], "sk": found["sk"]} if found else None), False
+        return (found.keys if found else None), False
 
     @staticmethod
     def _parse(body: bytes) -> tuple[str, str, dict[str, Any] | None] | None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from voiceprint.budget_store import BudgetStore
     from voiceprint.job_store import JobStore
     from voiceprint.pyannote_client import PyannoteClient
+    from voiceprint.record_queries import RecordQueries
     from voiceprint.result_store import ResultStore
     from voiceprint.secret_source import SecretSource
     from voiceprint.settings import Settings
@@ -72,6 +73,13 @@ def job_store(settings: Settings, client: DynamoDBClient | None = None) -> JobSt
     from voiceprint.job_store import JobStore
 
     return JobStore(client or dynamodb(), settings.table_name, retention_days=settings.retention_days)
+
+
+def record_queries(settings: Settings) -> RecordQueries:
+    """The records, read only (the results API)."""
+    from voiceprint.record_queries import RecordQueries
+
+    return RecordQueries(dynamodb(), settings.table_name)
 
 
 def budget_store(settings: Settings, client: DynamoDBClient) -> BudgetStore:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from voiceprint import change_events
+from voiceprint.record import Record
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.stack import LocalStack, wait_for
 
@@ -54,7 +55,11 @@ class Announcements:
 def announcements(stack: LocalStack, timeout: float = 120.0) -> Announcements:
     """Wait (bounded) until every terminal record's Ready/Failed event has been published, then compare."""
     rows = stack.records(("pk", "sk", "kind", "status"))
-    expected = {change_events.event_id(r["pk"], r["sk"], t): t for r in rows if (t := change_events.detail_type_of(r))}
+    expected = {
+        change_events.event_id(r["pk"], r["sk"], t): t
+        for r in rows
+        if (t := change_events.detail_type_of(Record.from_item(r)))
+    }
     seen: Counter[str] = Counter()
 
     def caught_up() -> bool:

@@ -1,0 +1,63 @@
+"""What a claimed object will be submitted as, decided before anything is paid: the checks pyannoteAI would make
+(or could not survive), the seconds it bills, and what the record keeps with the job (a voiceprint's label; an
+identification's candidate labels, with the voiceprints sent)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from voiceprint import identify_candidates, submission_checks
+from voiceprint.audio_probe import RangedReader
+from voiceprint.job_state import FailureCode, Kind
+from voiceprint.object_source import FIRST_BLOCK_BYTES, ObjectGone
+from voiceprint.submission_checks import Refusal
+
+if TYPE_CHECKING:
+    from voiceprint.object_ref import ObjectRef
+    from voiceprint.object_source import ObjectRead
+    from voiceprint.ports import ObjectReader, RecordReader
+    from voiceprint.source_key import SourceKey
+
+
+@dataclass(frozen=True)
+class Plan:
+    details: Mapping[str, Any]  # written on the record with the job: {"label": ...} or {"candidates": [...]}
+    candidates: list[dict[str, str]]  # an identification's {"label", "voiceprint"}s; empty for a voiceprint
+    seconds: int  # what pyannoteAI bills: whole seconds of audio, at least 1
+
+
+def plan(
+    ref: ObjectRef,
+    source: SourceKey,
+    first: ObjectRead,
+    *,
+    objects: ObjectReader,
+    records: RecordReader,
+    voiceprint_prefix: str,
+) -> Plan:
+    """Refuse (Refusal) what pyannoteAI would refuse or could not load, else say what to submit."""
+    problem = submission_checks.key_problem(ref.key)
+    if problem:
+        raise Refusal(FailureCode.INVALID_KEY, problem)
+    submission_checks.check_size(source.kind, ref.size)
+
+    def fetch(start: int, end: int) -> bytes:
+        return objects.read(ref.bucket, ref.key, ref.version_id, start, end).data
+
+    reader = RangedReader(fetch, ref.size, block_size=FIRST_BLOCK_BYTES, first_block=first.data)
+    try:
+        info = submission_checks.check_audio(source.kind, reader, ref.size)
+    except ObjectGone:
+        raise Refusal(FailureCode.OBJECT_GONE, "the object was deleted before it could be processed") from None
+    seconds = max(1, math.ceil(info.duration_seconds))  # billed by the second (at the vendor's minimum)
+    if source.kind is Kind.IDENTIFY:
+        candidates = identify_candidates.choose(
+            records.voiceprints_in_group(source.group), group=source.group, voiceprint_prefix=voiceprint_prefix
+        )
+        return Plan({"candidates": [c["label"] for c in candidates]}, candidates, seconds)
+    # The object's own metadata wins over its file name (x-amz-meta-label), read from the header GET.
+    label = submission_checks.check_label(first.metadata.get("label") or source.stem)
+    return Plan({"label": label}, [], seconds)
