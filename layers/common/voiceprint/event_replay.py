@@ -5,11 +5,22 @@ cannot be replayed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from voiceprint import change_events
 from voiceprint.event_publisher import EventPublisher, Pending
-from voiceprint.record_queries import RecordQueries
+
+if TYPE_CHECKING:
+    from voiceprint.record_queries import Page
+
+
+class ChangedRecords(Protocol):
+    """The one read a replay needs (record_queries.RecordQueries)."""
+
+    def changed_page(self, since: float, until: float, start: Mapping[str, Any] | None) -> Page: ...
+
 
 MAX_PAGES = 10_000  # bounded: a scan of a very large table stops here and says so
 
@@ -22,7 +33,7 @@ class ReplayReport:
     complete: bool = True
 
 
-def replay(records: RecordQueries, publisher: EventPublisher, *, since: float, until: float) -> ReplayReport:
+def replay(records: ChangedRecords, publisher: EventPublisher, *, since: float, until: float) -> ReplayReport:
     report = ReplayReport()
     start = None
     for _ in range(MAX_PAGES):

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 from voiceprint.vendor_limits import MAX_JOB_ID_LENGTH
 
 if TYPE_CHECKING:
+    from voiceprint.ports import RecordReader, ResultKeeper
     from voiceprint.record import Record
-    from voiceprint.record_queries import RecordQueries
-    from voiceprint.result_store import ResultStore
 
 RESULT_URL_SECONDS = 300
 MAX_PAGE = 100
@@ -34,7 +33,7 @@ class NotFound(LookupError):
 
 
 class ReadService:
-    def __init__(self, records: RecordQueries, results: ResultStore, *, default_bucket: str) -> None:
+    def __init__(self, records: RecordReader, results: ResultKeeper, *, default_bucket: str) -> None:
         self._records = records  # reads only: this service never writes
         self._results = results  # only identifications kept in S3 need it (a presigned URL to the output)
         self._bucket = default_bucket

@@ -5,19 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from voiceprint.job_state import FailureCode, Outcome, Status, outcome_from_job
-from voiceprint.job_store import ApplyResult, JobStore
-from voiceprint.pyannote_client import JobNotFound, PyannoteClient, RateLimited, TransientError
-from voiceprint.record import Record
+from voiceprint.job_store import ApplyResult
+from voiceprint.pyannote_client import JobNotFound, RateLimited, TransientError
 from voiceprint.redaction import redact
-from voiceprint.result_store import ResultStore
-from voiceprint.settings import Settings
 from voiceprint.settlement import settle
+
+if TYPE_CHECKING:
+    from voiceprint.ports import RecordWriter, ResultKeeper, Vendor
+    from voiceprint.record import Record
+    from voiceprint.settings import Settings
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -48,9 +50,9 @@ class ReconcileService:
         self,
         *,
         settings: Settings,
-        store: JobStore,
-        client: PyannoteClient,
-        results: ResultStore,
+        store: RecordWriter,
+        client: Vendor,
+        results: ResultKeeper,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings

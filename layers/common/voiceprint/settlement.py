@@ -6,15 +6,18 @@ nothing behind."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from voiceprint.job_state import Outcome
-from voiceprint.job_store import ApplyResult, JobStore
-from voiceprint.result_store import ResultStore
+from voiceprint.job_store import ApplyResult
+
+if TYPE_CHECKING:
+    from voiceprint.job_state import Outcome
+    from voiceprint.ports import RecordWriter, ResultKeeper
 
 
 def settle(
-    store: JobStore,
-    results: ResultStore,
+    store: RecordWriter,
+    results: ResultKeeper,
     keys: Mapping[str, str],
     job_id: str,
     outcome: Outcome,

@@ -22,17 +22,15 @@ from voiceprint.job_state import (
     needs_output_fetch,
     outcome_from_job,
 )
-from voiceprint.job_store import ApplyResult, JobStore
+from voiceprint.job_store import ApplyResult
 from voiceprint.object_ref import keys_from_webhook_ref
 from voiceprint.redaction import redact
-from voiceprint.result_store import ResultStore
-from voiceprint.secret_source import SecretSource
-from voiceprint.settings import Settings
 from voiceprint.settlement import settle
 from voiceprint.vendor_limits import valid_job_id
 
 if TYPE_CHECKING:
-    from voiceprint.pyannote_client import PyannoteClient
+    from voiceprint.ports import RecordWriter, ResultKeeper, Secret, Vendor
+    from voiceprint.settings import Settings
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -79,11 +77,11 @@ class WebhookService:
         self,
         *,
         settings: Settings,
-        store: JobStore,
-        secrets: SecretSource,
-        ref_keys: SecretSource,
-        client: Callable[[], PyannoteClient],
-        results: ResultStore,
+        store: RecordWriter,
+        secrets: Secret,
+        ref_keys: Secret,
+        client: Callable[[], Vendor],
+        results: ResultKeeper,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings

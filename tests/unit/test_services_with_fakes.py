@@ -1,0 +1,317 @@
+"""The services on in-memory fakes (tests/fakes.py): the submission's state machine, removal, the webhook and the
+reconciler, with no AWS and no HTTP. The same behaviours are tested end to end on moto in tests/integration/; here
+each decision is pinned down one by one, fast."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aws_lambda_powertools import Logger
+
+from tests.fakes import FakeBudget, FakeObjects, FakeRecordStore, FakeResults, FakeSecret, FakeVendor
+from voiceprint import webhook_signature
+from voiceprint.budget_store import Charge
+from voiceprint.disposition import DeadLetter, Disposition, RetryLater
+from voiceprint.input_router import InputRouter
+from voiceprint.job_state import Outcome, Status
+from voiceprint.object_ref import record_keys
+from voiceprint.pyannote_client import Job, RateLimited, RequestRejected, TransientError
+from voiceprint.reconcile_service import ReconcileService
+from voiceprint.removal_service import RemovalService
+from voiceprint.settings import Settings
+from voiceprint.submit_service import SubmitService
+from voiceprint.webhook_service import WebhookRequest, WebhookService
+from voiceprint_local.audio_samples import wav_bytes
+
+# The parent logger the services' child loggers log through (each handler module makes its own).
+PARENT_LOGGER = Logger()
+NOW = 1_700_000_000.0
+BUCKET = "input"
+SETTINGS = Settings.from_env(
+    {
+        "TABLE_NAME": "records",
+        "INPUT_BUCKET": BUCKET,
+        "WEBHOOK_URL": "https://hooks.example/webhooks/pyannote",
+        "MAX_SUBMIT_ATTEMPTS": "2",
+    }
+)
+
+
+class World:
+    """The submit function's service on fakes, with a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+        self.store = FakeRecordStore()
+        self.objects = FakeObjects()
+        self.vendor = FakeVendor()
+        self.results = FakeResults(inline_max_bytes=50)
+        self.budget = FakeBudget()
+        self.adopted: list[str] = []
+        self.submission = SubmitService(
+            settings=SETTINGS,
+            store=self.store,
+            objects=self.objects,
+            client=self.vendor,
+            budget=self.budget,
+            ref_key=lambda: "ref-key",
+            clock=lambda: self.now,
+            rand=lambda: 1.0,
+            on_adopted=lambda ref, job_id: self.adopted.append(job_id),
+        )
+        removal = RemovalService(store=self.store, objects=self.objects, results=self.results)
+        self.router = InputRouter(settings=SETTINGS, submission=self.submission, removal=removal)
+
+    def upload(self, key: str, data: bytes | None = None, **metadata: str) -> str:
+        obj = self.objects.put(BUCKET, key, wav_bytes(1.0, "alice") if data is None else data, **metadata)
+        return str(obj.version_id)
+
+    def message(self, key: str, event: str = "ObjectCreated:Put", bucket: str = BUCKET) -> str:
+        record = {
+            "eventSource": "aws:s3",
+            "eventName": event,
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1000, "sequencer": "01"}},
+        }
+        return json.dumps({"Records": [record]})
+
+    def handle(self, key: str, event: str = "ObjectCreated:Put", receive_count: int = 1) -> list[Disposition]:
+        return self.router.handle_message(self.message(key, event), receive_count)
+
+    def record(self, key: str, version: str) -> dict[str, object]:
+        record = self.store.get(record_keys(BUCKET, key, version))
+        assert record is not None
+        return {"status": record.status, "job": record.job_id, "code": record.failure_code, "label": record.label}
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_an_upload_is_planned_charged_and_submitted_once(world: World) -> None:
+    version = world.upload("voiceprints/team/alice.wav", label="Alice Smith")
+    assert world.handle("voiceprints/team/alice.wav") == [Disposition.SUBMITTED]
+    assert world.handle("voiceprints/team/alice.wav") == [Disposition.DUPLICATE]  # a redelivery pays nothing
+    assert world.record("voiceprints/team/alice.wav", version) == {
+        "status": Status.SUBMITTED,
+        "job": "job-1",
+        "code": None,
+        "label": "Alice Smith",  # x-amz-meta-label wins over the file name
+    }
+    [(path, body)] = world.vendor.calls
+    assert path == "/v1/voiceprint"
+    assert body["url"] == world.objects.presigned[0]
+    assert parse_qs(urlsplit(str(body["webhook"])).query)["ref"]  # the webhook URL names its record
+    assert [c["seconds"] for c in world.budget.charges] == [1]
+
+
+def test_an_identification_sends_its_groups_newest_voiceprints(world: World) -> None:
+    for name in ("alice", "bob"):
+        world.upload(f"voiceprints/team/{name}.wav")
+        world.handle(f"voiceprints/team/{name}.wav")
+    for n, job in enumerate(("job-1", "job-2")):
+        keys = world.store.find_by_job(job)
+        assert keys is not None
+        world.store.apply_outcome(keys.keys, job, Outcome("succeeded", Status.SUCCEEDED, voiceprint=f"VP{n}"), now=NOW)
+    version = world.upload("identify/team/call.wav")
+    assert world.handle("identify/team/call.wav") == [Disposition.SUBMITTED]
+    path, body = world.vendor.calls[-1]
+    assert path == "/v1/identify"
+    assert body["voiceprints"] == [{"label": "alice", "voiceprint": "VP0"}, {"label": "bob", "voiceprint": "VP1"}]
+    assert world.record("identify/team/call.wav", version)["status"] == Status.SUBMITTED
+
+
+def test_refusals_are_recorded_and_cost_nothing(world: World) -> None:
+    empty = world.upload("voiceprints/team/empty.wav", b"")
+    lonely = world.upload("identify/nobody/call.wav")
+    assert world.handle("voiceprints/team/empty.wav") == [Disposition.REFUSED]
+    assert world.handle("identify/nobody/call.wav") == [Disposition.REFUSED]
+    assert world.record("voiceprints/team/empty.wav", empty)["code"] == "empty_object"
+    assert world.record("identify/nobody/call.wav", lonely)["code"] == "no_voiceprints"
+    world.budget.refuse = Charge.GROUP_QUOTA
+    spent = world.upload("voiceprints/team/carol.wav")
+    assert world.handle("voiceprints/team/carol.wav") == [Disposition.REFUSED]
+    assert world.record("voiceprints/team/carol.wav", spent)["code"] == "quota_exceeded"
+    assert world.vendor.calls == []
+
+
+def test_a_rejected_job_fails_its_record_and_is_not_retried(world: World) -> None:
+    version = world.upload("voiceprints/team/alice.wav")
+    world.vendor.answers.append(RequestRejected("POST /v1/voiceprint: bad", 400, [{"field": "url", "message": "no"}]))
+    assert world.handle("voiceprints/team/alice.wav") == [Disposition.REFUSED]
+    assert world.record("voiceprints/team/alice.wav", version)["code"] == "api_rejected"
+
+
+def test_transient_errors_retry_with_backoff_then_dead_letter(world: World) -> None:
+    version = world.upload("voiceprints/team/alice.wav")
+    world.vendor.answers += [TransientError("503", 503), TransientError("503", 503)]
+    with pytest.raises(RetryLater) as first:
+        world.handle("voiceprints/team/alice.wav")
+    assert first.value.delay_seconds == SETTINGS.retry_base_seconds  # rand 1.0: the top of the first window
+    assert world.record("voiceprints/team/alice.wav", version)["status"] == Status.RETRYING
+    with pytest.raises(DeadLetter):  # MAX_SUBMIT_ATTEMPTS is 2
+        world.handle("voiceprints/team/alice.wav", receive_count=2)
+    assert world.record("voiceprints/team/alice.wav", version)["status"] == Status.DEAD_LETTER
+
+
+def test_a_429_pauses_the_container_without_spending_the_attempt_budget(world: World) -> None:
+    world.upload("voiceprints/team/alice.wav")
+    world.upload("voiceprints/team/bob.wav")
+    world.vendor.answers.append(RateLimited("429", retry_after=30))
+    with pytest.raises(RetryLater):
+        world.handle("voiceprints/team/alice.wav")
+    with pytest.raises(RetryLater):  # paused: bob waits without a request that would be refused too
+        world.handle("voiceprints/team/bob.wav")
+    assert len(world.vendor.calls) == 1
+    world.now += 31
+    assert world.handle("voiceprints/team/alice.wav") == [Disposition.SUBMITTED]
+    claimed = world.store.get(record_keys(BUCKET, "voiceprints/team/alice.wav", "v1"))
+    assert claimed is not None
+    assert (claimed.failures, claimed.throttles) == (None, 1)
+
+
+def test_a_result_that_came_by_webhook_is_adopted_instead_of_paying_again(world: World) -> None:
+    version = world.upload("voiceprints/team/alice.wav")
+    ref_keys = record_keys(BUCKET, "voiceprints/team/alice.wav", version)
+    world.vendor.answers.append(TransientError("timeout", None))  # the job was made; the answer was lost
+    with pytest.raises(RetryLater):
+        world.handle("voiceprints/team/alice.wav")
+    done = Outcome("succeeded", Status.SUCCEEDED, voiceprint="VP")
+    world.store.apply_outcome(ref_keys, "job-lost", done, now=NOW, allow_early=True)  # through the bound URL
+    assert world.handle("voiceprints/team/alice.wav") == [Disposition.ADOPTED]
+    assert world.adopted == ["job-lost"]
+    assert world.record("voiceprints/team/alice.wav", version)["status"] == Status.SUCCEEDED
+    assert len(world.vendor.calls) == 1
+
+
+def test_notifications_that_are_not_ours_change_nothing(world: World) -> None:
+    world.upload("voiceprints/team/alice.wav")
+    assert world.router.handle_message(world.message("voiceprints/team/alice.wav", bucket="other"), 1) == [
+        Disposition.FOREIGN_BUCKET
+    ]
+    assert world.handle("elsewhere/alice.wav") == [Disposition.FILTERED]
+    assert world.handle("voiceprints/team/alice.wav", "ObjectRestore:Completed") == [Disposition.IGNORED_EVENT]
+    assert world.router.handle_message(json.dumps({"Event": "s3:TestEvent"}), 1) == [Disposition.TEST_EVENT]
+    with pytest.raises(DeadLetter):
+        world.router.handle_message("not json", 1)
+    assert world.store.items == {}
+
+
+def test_a_removal_takes_the_records_only_once_s3_confirms_it(world: World) -> None:
+    world.upload("voiceprints/team/alice.wav")
+    world.handle("voiceprints/team/alice.wav")
+    assert world.handle("voiceprints/team/alice.wav", "ObjectRemoved:DeleteMarkerCreated") == [
+        Disposition.NOT_DELETED  # forged: the object is still there
+    ]
+    assert len(world.store.items) == 1
+    world.objects.remove(BUCKET, "voiceprints/team/alice.wav")
+    assert world.handle("voiceprints/team/alice.wav", "ObjectRemoved:DeleteMarkerCreated") == [Disposition.DELETED]
+    assert world.store.items == {}
+
+
+def _webhook(store: FakeRecordStore, vendor: FakeVendor, results: FakeResults, clock: float) -> WebhookService:
+    return WebhookService(
+        settings=SETTINGS,
+        store=store,
+        secrets=FakeSecret("whs_current", "whs_previous"),
+        ref_keys=FakeSecret("ref-key"),
+        client=lambda: vendor,
+        results=results,
+        clock=lambda: clock,
+    )
+
+
+def _signed(body: Mapping[str, object], secret: str = "whs_current", at: float = NOW) -> WebhookRequest:  # noqa: S107
+    raw = json.dumps(body).encode()
+    timestamp = str(int(at))
+    headers = {"x-request-timestamp": timestamp, "x-signature": webhook_signature.sign(secret, timestamp, raw)}
+    return WebhookRequest(raw, headers)
+
+
+def test_the_webhook_applies_signed_results_only(world: World) -> None:
+    version = world.upload("voiceprints/team/alice.wav")
+    world.handle("voiceprints/team/alice.wav")
+    service = _webhook(world.store, world.vendor, world.results, NOW)
+    body = {"jobId": "job-1", "status": "succeeded", "output": {"voiceprint": "VP"}}
+    assert service.handle(_signed(body, secret="whs_forged")).status_code == 401
+    assert service.handle(_signed(body, at=NOW - 3600)).status_code == 401  # a replay, past the tolerance
+    assert world.record("voiceprints/team/alice.wav", version)["status"] == Status.SUBMITTED
+    answer = service.handle(_signed(body, secret="whs_previous"))  # rotation: the previous secret still counts
+    assert (answer.status_code, answer.body) == (200, {"result": "applied"})
+    assert world.record("voiceprints/team/alice.wav", version)["status"] == Status.SUCCEEDED
+    again = service.handle(_signed(body))
+    assert again.body == {"result": "duplicate"}
+    unknown = service.handle(_signed({"jobId": "job-x", "status": "succeeded", "output": {"voiceprint": "VP"}}))
+    assert (unknown.status_code, unknown.body) == (202, {"result": "unknown"})
+
+
+def test_a_status_only_webhook_fetches_the_job_and_keeps_a_large_result_in_s3(world: World) -> None:
+    for name in ("alice",):
+        world.upload(f"voiceprints/team/{name}.wav")
+        world.handle(f"voiceprints/team/{name}.wav")
+        world.store.apply_outcome(
+            record_keys(BUCKET, f"voiceprints/team/{name}.wav", "v1"),
+            "job-1",
+            Outcome("succeeded", Status.SUCCEEDED, voiceprint="VP"),
+            now=NOW,
+        )
+    version = world.upload("identify/team/call.wav")
+    world.handle("identify/team/call.wav")
+    output = {"identification": [], "diarization": [{"speaker": "S0", "start": 0, "end": 1}] * 3, "voiceprints": []}
+    world.vendor.jobs["job-2"] = Job("job-2", "succeeded", output)
+    service = _webhook(world.store, world.vendor, world.results, NOW)
+    answer = service.handle(_signed({"jobId": "job-2", "status": "succeeded"}))
+    assert answer.body == {"result": "applied"}
+    record = world.store.get(record_keys(BUCKET, "identify/team/call.wav", version))
+    assert record is not None
+    assert (record.status, record.result, record.result_location) == (
+        Status.SUCCEEDED,
+        None,
+        "s3://results/identifications/job-2.json",
+    )
+    assert json.loads(world.results.kept[str(record.result_location)])["diarization"] == output["diarization"]
+
+
+def _reconciler(world: World, clock: float) -> ReconcileService:
+    return ReconcileService(
+        settings=SETTINGS, store=world.store, client=world.vendor, results=world.results, clock=lambda: clock
+    )
+
+
+def test_the_reconciler_settles_what_got_no_webhook_and_gives_up_on_lost_jobs(world: World) -> None:
+    for name in ("alice", "bob", "carol"):
+        world.upload(f"voiceprints/team/{name}.wav")
+        world.handle(f"voiceprints/team/{name}.wav")
+    world.vendor.jobs["job-1"] = Job("job-1", "succeeded", {"voiceprint": "VP"})
+    world.vendor.jobs["job-2"] = Job("job-2", "running", None)
+    # job-3: pyannoteAI no longer knows it
+    report = _reconciler(world, NOW + SETTINGS.reconcile_after_seconds + 1).run()
+    assert (report.examined, report.polled, report.still_running, report.settled) == (
+        3,
+        3,
+        1,
+        {"succeeded": 1, "lost": 1},
+    )
+    assert world.record("voiceprints/team/alice.wav", "v1")["status"] == Status.SUCCEEDED
+    assert world.record("voiceprints/team/bob.wav", "v1")["status"] == Status.SUBMITTED
+    assert world.record("voiceprints/team/carol.wav", "v1")["code"] == "lost"
+    later = _reconciler(world, NOW + SETTINGS.lost_after_seconds + 10).run()
+    assert later.settled == {"lost": 1}  # still running a day later: given up on
+    assert world.record("voiceprints/team/bob.wav", "v1")["code"] == "lost"
+
+
+def test_the_reconciler_stops_at_the_first_429(world: World) -> None:
+    for name in ("alice", "bob"):
+        world.upload(f"voiceprints/team/{name}.wav")
+        world.handle(f"voiceprints/team/{name}.wav")
+
+    def throttled(job_id: str) -> Job:
+        world.vendor.calls.append(("GET /v1/jobs", {"jobId": job_id}))
+        raise RateLimited("429", retry_after=60)
+
+    world.vendor.get_job = throttled  # type: ignore[method-assign]
+    report = _reconciler(world, NOW + SETTINGS.reconcile_after_seconds + 1).run()
+    assert (report.throttled, report.polled, len(world.vendor.calls)) == (True, 1, 3)  # 2 POSTs, then 1 GET
