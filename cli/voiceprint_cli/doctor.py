@@ -42,8 +42,8 @@ def run(stack: Deployed, *, webhook_url: str | None = None, http: Any = None) ->
         lambda: _api_key(stack, session),
         lambda: _webhook(stack, session, webhook_url or stack.outputs.get("WebhookUrl", "")),
         lambda: _queues(stack),
-        lambda: _alarms(stack),
-        lambda: _schedule(stack),
+        lambda: alarms_check(stack),
+        lambda: schedule_check(stack),
     ]
     return [check() for check in checks]
 
@@ -131,7 +131,7 @@ def _queues(stack: Deployed) -> Check:
     return Check("queues", QUEUES, True, detail)
 
 
-def _alarms(stack: Deployed) -> Check:
+def alarms_check(stack: Deployed) -> Check:
     names = list(stack.of_type("AWS::CloudWatch::Alarm").values())
     if not names:
         return Check("alarms", ALARMS, None, "the stack has no alarms (the local stack does not create them)")
@@ -142,7 +142,7 @@ def _alarms(stack: Deployed) -> Check:
     return Check("alarms", ALARMS, True, f"{len(found)} alarms, none in ALARM")
 
 
-def _schedule(stack: Deployed) -> Check:
+def schedule_check(stack: Deployed) -> Check:
     schedules = list(stack.of_type("AWS::Scheduler::Schedule").values())
     if not schedules:
         return Check(

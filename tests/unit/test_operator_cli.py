@@ -35,11 +35,11 @@ def _stack(alarms: list[dict[str, str]], state: str) -> Deployed:
 
 def test_an_alarm_in_alarm_and_a_disabled_schedule_have_their_own_codes() -> None:
     firing = _stack([{"AlarmName": "stack-DlqAlarm", "StateValue": "ALARM"}], "DISABLED")
-    checks = [doctor._alarms(firing), doctor._schedule(firing)]
+    checks = [doctor.alarms_check(firing), doctor.schedule_check(firing)]
     assert [(c.code, c.ok) for c in checks] == [(14, False), (15, False)]
     assert doctor.exit_code(checks) == 14
     calm = _stack([{"AlarmName": "stack-DlqAlarm", "StateValue": "OK"}], "ENABLED")
-    assert doctor.exit_code([doctor._alarms(calm), doctor._schedule(calm)]) == 0
+    assert doctor.exit_code([doctor.alarms_check(calm), doctor.schedule_check(calm)]) == 0
 
 
 def test_enrol_puts_the_file_in_its_group_and_a_non_ascii_label_in_the_name() -> None:
