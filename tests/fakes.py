@@ -8,12 +8,12 @@ it cannot drift from the real thing. The other fakes are simple recorders with s
 from __future__ import annotations
 
 import copy
-import dataclasses
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceprint import frozen
 from voiceprint.budget_store import Charge, ChargeResult, Limits
 from voiceprint.job_state import RECLAIMABLE, TERMINAL, FailureCode, Kind, Outcome, Status
 from voiceprint.job_store import ApplyResult, Claim, ClaimHeld, LostClaim
@@ -389,7 +389,7 @@ class FakeResults:
             return outcome
         location = f"s3://results/identifications/{job_id}.json"
         self.kept[location] = outcome.result
-        return dataclasses.replace(outcome, result=None, result_location=location)
+        return frozen.replace(outcome, result=None, result_location=location)
 
     def delete(self, location: str) -> None:
         self.deleted.append(location)

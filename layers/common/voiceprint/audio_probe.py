@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from voiceprint.frozen import frozen
 
 # (start, end_inclusive) -> bytes
 RangeFetcher = Callable[[int, int], bytes]
@@ -95,7 +96,7 @@ class RangedReader(io.RawIOBase):
         return bytes(buf[:n])
 
 
-@dataclass(frozen=True)
+@frozen
 class AudioInfo:
     format: str
     duration_seconds: float

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from voiceprint.aws_errors import error_code
+from voiceprint.frozen import frozen
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,7 +31,7 @@ COUNTER_DAYS_KEPT = 3  # a day's counters outlive the day (the TTL deletes withi
 RECORD_PREFIXES = ("BUDGET#", "DEDUP#")  # items of this module, never object records
 
 
-@dataclass(frozen=True)
+@frozen
 class Limits:
     """0 means no limit."""
 
@@ -48,7 +48,7 @@ class Charge(StrEnum):
     LOST_CLAIM = "lost_claim"
 
 
-@dataclass(frozen=True)
+@frozen
 class ChargeResult:
     charge: Charge
     duplicate_of: Mapping[str, Any] | None = None  # the original request's object (bucket, key, versionId)

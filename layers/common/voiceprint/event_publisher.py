@@ -11,7 +11,6 @@ with it; consumers read the rest from the results API, and `voiceprint replay-ev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -20,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from voiceprint import change_events
 from voiceprint.aws_errors import error_code
+from voiceprint.frozen import frozen
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -33,7 +33,7 @@ PUT_EVENTS_MAX_BYTES = 256 * 1024
 RETRYABLE = frozenset({"InternalFailure", "InternalException", "ThrottlingException", "ServiceUnavailable"})
 
 
-@dataclass(frozen=True)
+@frozen
 class Pending:
     sequence: str  # the stream record's sequence number ("" for a replay)
     detail_type: str

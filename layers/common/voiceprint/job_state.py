@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from voiceprint.frozen import frozen
 from voiceprint.redaction import redact
 
 
@@ -59,7 +59,7 @@ class FailureCode(StrEnum):
     VENDOR_INVALID = "vendor_invalid"  # pyannoteAI's answers for the job were outside its spec, again and again
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     """What a vendor job status (plus output) means for our record."""
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from voiceprint.aws_errors import ConditionFailed, conditional_failures
 from voiceprint.ddb_update import Update, from_ddb, to_ddb
+from voiceprint.frozen import field, frozen
 from voiceprint.job_state import RECLAIMABLE, TERMINAL, FailureCode, Kind, Outcome, Status
 from voiceprint.object_ref import ObjectRef
 from voiceprint.record import EARLY_BOUND, Record
@@ -48,7 +48,7 @@ class ApplyResult(StrEnum):
     UNKNOWN = "unknown"  # no such record (never ours, or expired)
 
 
-@dataclass(frozen=True)
+@frozen
 class Claim:
     token: str
     attempt: int  # claims taken on this object version, this one included

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
+
+from voiceprint.frozen import frozen
 
 _REF = re.compile(r"^([0-9a-f]{40})\.(.{1,1100})$", re.DOTALL)
 
@@ -31,7 +32,7 @@ def record_keys(bucket: str, key: str, version: str) -> dict[str, str]:
     return {"pk": partition_key(bucket, key), "sk": f"{RECORD_SK_PREFIX}{version}"}
 
 
-@dataclass(frozen=True)
+@frozen
 class ObjectRef:
     bucket: str
     key: str

@@ -7,12 +7,12 @@ What S3 answers is the truth about an object, never what a queue message claims:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from voiceprint.aws_errors import error_code, is_not_found
+from voiceprint.frozen import field, frozen
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -24,7 +24,7 @@ class ObjectGone(Exception):
     """The object (or the version asked for) no longer exists."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ObjectRead:
     """One ranged GET's answer: the bytes, and the version S3 served them from."""
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import urllib3
 from urllib3.util.retry import Retry
 
+from voiceprint.frozen import frozen
 from voiceprint.job_state import VENDOR_STATUSES
 from voiceprint.redaction import redact
 from voiceprint.vendor_limits import valid_job_id
@@ -72,14 +72,14 @@ class InvalidAnswer(PyannoteError):
     not help; after a POST the job may exist and be billed all the same."""
 
 
-@dataclass(frozen=True)
+@frozen
 class JobCreated:
     job_id: str
     status: str
     warning: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Job:
     job_id: str
     status: str

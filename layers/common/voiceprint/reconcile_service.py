@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -31,15 +30,17 @@ MAX_PAGES = 100  # 10,000 records examined per run at most, whatever the poll bu
 FAIL_AFTER_ERRORS = 3
 
 
-@dataclass
 class ReconcileReport:
-    examined: int = 0
-    polled: int = 0
-    settled: dict[str, int] = field(default_factory=dict)
-    still_running: int = 0
-    errors: int = 0
-    throttled: bool = False
-    oldest_pending_seconds: int = 0  # since the oldest waiting record was last polled (or submitted)
+    """What one run did; filled in as it goes (a plain class: no dataclass on the function's cold path)."""
+
+    def __init__(self) -> None:
+        self.examined = 0
+        self.polled = 0
+        self.settled: dict[str, int] = {}
+        self.still_running = 0
+        self.errors = 0
+        self.throttled = False
+        self.oldest_pending_seconds = 0  # since the oldest waiting record was last polled (or submitted)
 
     def count(self, key: str) -> None:
         self.settled[key] = self.settled.get(key, 0) + 1

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from voiceprint.frozen import field, frozen
 from voiceprint.job_state import Kind, Outcome, Status
 
 EARLY_BOUND = "boundRef"  # marks an early result that arrived through a ref bound to this record
@@ -72,7 +72,7 @@ _INTS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Record:
     """One object version's record. Counters read 0 and the rest None when the item (or the index) lacks them."""
 

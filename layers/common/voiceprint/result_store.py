@@ -4,11 +4,11 @@ retention, by lifecycle rule) with the record pointing at it. Voiceprints always
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from voiceprint import frozen
 from voiceprint.job_state import Outcome
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class ResultStore:
             ContentType="application/json",
             # No ServerSideEncryption here: the bucket's default applies (AES256, or the stack's KMS key).
         )
-        return dataclasses.replace(outcome, result=None, result_location=f"s3://{self._bucket}/{key}")
+        return frozen.replace(outcome, result=None, result_location=f"s3://{self._bucket}/{key}")
 
     def delete(self, location: str) -> None:
         """Remove a result placed by `place` (its record is being deleted with its source)."""

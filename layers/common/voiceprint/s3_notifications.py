@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
+
+from voiceprint.frozen import frozen
 
 MAX_RECORDS = 100  # S3 sends one record per message; a message with hundreds is not S3's
 
@@ -19,7 +20,7 @@ class MalformedMessage(ValueError):
     """Not an S3 notification we can act on; retrying it will not help."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Notification:
     event_name: str  # e.g. ObjectCreated:Put, ObjectRemoved:DeleteMarkerCreated
     bucket: str

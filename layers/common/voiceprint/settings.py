@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+
+from voiceprint.frozen import frozen
 
 
 class SettingsError(ValueError):
@@ -39,7 +40,7 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
+@frozen
 class Settings:
     table_name: str
     api_base_url: str

@@ -9,13 +9,12 @@ label it implies (the file name without extension, unless the object's `x-amz-me
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from voiceprint.frozen import frozen
 from voiceprint.job_state import Kind
 from voiceprint.vendor_limits import MAX_LABEL_LENGTH, RESERVED_LABEL_PREFIX
 
 
-@dataclass(frozen=True)
+@frozen
 class SourceKey:
     kind: Kind
     group: str  # the folder under the kind's prefix, with its trailing "/"; "" at the top

@@ -4,14 +4,14 @@ about their audio, and speaker labels the API does not allow. Pure functions ove
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 
 from voiceprint import source_key, vendor_limits
 from voiceprint.audio_probe import AudioInfo, NotAudio, RangedReader, probe, size_problem
+from voiceprint.frozen import frozen
 from voiceprint.job_state import FailureCode, Kind
 
 
-@dataclass(frozen=True)
+@frozen
 class Refusal(Exception):
     code: FailureCode
     reason: str

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from voiceprint import identify_candidates, submission_checks
 from voiceprint.audio_probe import RangedReader
+from voiceprint.frozen import frozen
 from voiceprint.job_state import FailureCode, Kind
 from voiceprint.object_source import FIRST_BLOCK_BYTES, ObjectGone
 from voiceprint.submission_checks import Refusal
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from voiceprint.source_key import SourceKey
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     details: Mapping[str, Any]  # written on the record with the job: {"label": ...} or {"candidates": [...]}
     candidates: list[dict[str, str]]  # an identification's {"label", "voiceprint"}s; empty for a voiceprint

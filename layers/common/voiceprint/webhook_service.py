@@ -7,13 +7,13 @@ import binascii
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from voiceprint import webhook_ref, webhook_signature
+from voiceprint.frozen import field, frozen
 from voiceprint.job_state import (
     VENDOR_STATUSES,
     InvalidOutput,
@@ -36,7 +36,7 @@ logger = Logger(child=True)
 metrics = Metrics()
 
 
-@dataclass(frozen=True)
+@frozen
 class WebhookRequest:
     """What the handler extracts from the API Gateway event; the body is the raw bytes as received."""
 
@@ -60,7 +60,7 @@ class WebhookRequest:
         return cls(raw, {k.lower(): v for k, v in (headers or {}).items()}, dict(query or {}))
 
 
-@dataclass(frozen=True)
+@frozen
 class WebhookResponse:
     status_code: int
     body: dict[str, Any]
