@@ -32,8 +32,8 @@ IDENTITY = ("schemaVersion", "kind", "status", "bucket", "key", "versionId", "jo
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 _de = TypeDeserializer()
-# object_ref.RECORD_PK_PREFIX, repeated so that the events function does not import object_ref (its dataclass
-# costs ~2 ms of cold start); tests/unit/test_change_events.py holds the two equal.
+# object_ref.RECORD_PK_PREFIX, repeated so that the events function imports one module fewer at cold start;
+# tests/unit/test_change_events.py holds the two equal.
 RECORD_PK_PREFIX = "OBJ#"
 _NAMES = {Kind.VOICEPRINT: "Voiceprint", Kind.IDENTIFY: "Identification"}
 
