@@ -22,33 +22,20 @@ from voiceprint.object_source import ObjectGone, ObjectRead
 from voiceprint.pyannote_client import Job, JobCreated, JobNotFound
 from voiceprint.record import EARLY_BOUND, Record
 from voiceprint.record_queries import PENDING_SHARD, Page, group_key
+from voiceprint_local import template
 
-# The indexes' projections, as template.yaml declares them (the contract suite holds the two equal).
-_BY_JOB = ("jobId",)
-_BY_PENDING = ("pendingShard", "pendingSince", "jobId", "submittedAt", "early")
-_BY_GROUP = (
-    "voiceprintGroup",
-    "label",
-    "voiceprint",
-    "objectKey",
-    "bucket",
-    "versionId",
-    "completedAt",
-    "jobId",
-    "group",
-)
-_BY_LABEL = (
-    "label",
-    "voiceprintGroup",
-    "objectKey",
-    "bucket",
-    "versionId",
-    "completedAt",
-    "jobId",
-    "group",
-    "kind",
-    "status",
-)
+
+def _projection(index: str) -> tuple[str, ...]:
+    """What an index holds of an item, read from template.yaml: its keys and its projected attributes."""
+    [spec] = [
+        g for g in template.resources()["JobsTable"]["Properties"]["GlobalSecondaryIndexes"] if g["IndexName"] == index
+    ]
+    keys = tuple(k["AttributeName"] for k in spec["KeySchema"])
+    return keys + tuple(spec["Projection"].get("NonKeyAttributes", []))
+
+
+_BY_JOB, _BY_PENDING = _projection("byJobId"), _projection("byPending")
+_BY_GROUP, _BY_LABEL = _projection("byGroup"), _projection("byLabel")
 
 
 def _project(item: Mapping[str, Any], names: tuple[str, ...]) -> Record:

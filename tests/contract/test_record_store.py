@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import _BY_GROUP, _BY_LABEL, _BY_PENDING, FakeRecordStore
+from tests.fakes import FakeRecordStore
 from voiceprint.job_state import FailureCode, Kind, Outcome, Status, outcome_from_job
 from voiceprint.job_store import ApplyResult, ClaimHeld, JobStore, LostClaim
 from voiceprint.object_ref import ObjectRef
 from voiceprint.ports import RecordWriter
-from voiceprint_local import template
 
 NOW = 1_700_000_000.0
 LEASE = 120
@@ -222,16 +221,3 @@ def test_delete_returns_what_the_record_held(store: RecordWriter) -> None:
     assert store.delete(v1.record_keys) is None
     assert store.get(v1.record_keys) is None
     assert [r.version_id for r in store.list_object_versions("input", v1.key)] == ["v2"]
-
-
-def test_the_fake_projects_each_index_as_the_template_declares() -> None:
-    indexes = {g["IndexName"]: g for g in template.resources()["JobsTable"]["Properties"]["GlobalSecondaryIndexes"]}
-
-    def projected(name: str) -> set[str]:
-        index = indexes[name]
-        return {k["AttributeName"] for k in index["KeySchema"]} | set(index["Projection"].get("NonKeyAttributes", []))
-
-    assert indexes["byJobId"]["Projection"]["ProjectionType"] == "KEYS_ONLY"
-    assert projected("byPending") == set(_BY_PENDING)
-    assert projected("byGroup") == set(_BY_GROUP)
-    assert projected("byLabel") == set(_BY_LABEL)
