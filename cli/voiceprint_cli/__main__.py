@@ -2,6 +2,8 @@
 voiceprint enrol|identify: upload a voiceprint sample (with its label) or a recording to identify; --wait prints
 the result. voiceprint doctor: check a deployed stack, an exit code per problem.
 voiceprint replay-events: publish the events of the records changed in a time range again (an operator's tool).
+voiceprint backfill|sweep: enqueue the bucket's objects that have no record: those from before the stack, or
+whose message was lost or expired (operator's tools: paced by the queue's backlog, resumable).
 
     voiceprint --stack my-voiceprints status voiceprints/alice.wav
     voiceprint --api https://abc123.execute-api.eu-west-1.amazonaws.com wait identify/team/standup.wav
@@ -11,6 +13,8 @@ voiceprint replay-events: publish the events of the records changed in a time ra
     voiceprint --stack my-voiceprints identify standup.wav --group team-a --wait
     voiceprint --stack my-voiceprints doctor
     voiceprint --stack my-voiceprints replay-events --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z
+    voiceprint --stack my-voiceprints backfill --prefix voiceprints/team-a/ --dry-run
+    voiceprint --stack my-voiceprints sweep --older-than 3600
 
 Exit codes: 0 succeeded (or found), 1 failed, 2 timed out or not found, 3 usage or API error.
 """
@@ -24,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from voiceprint_cli import backfill_command
 from voiceprint_cli import doctor as doctor_checks
 from voiceprint_cli.api import LOCAL_URL, ApiError, ResultsApi
 from voiceprint_cli.deployed import LOCAL_ENDPOINT
@@ -67,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--group", help='e.g. "team-a/"; default: the top level, or every group with --label')
     listing.add_argument("--label")
+    backfill_command.add_parsers(commands, [after])
     replay = commands.add_parser(
         "replay-events",
         help="publish again the events of the records changed in [--since, --until] (reads the table, writes the "
@@ -99,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--webhook-url", help="default: the stack's WebhookUrl output (--local: the local API's)")
     parser.add_argument(
-        "--aws-endpoint", help=f"an AWS endpoint for enrol, identify and doctor (--local: {LOCAL_ENDPOINT})"
+        "--aws-endpoint",
+        help=f"an AWS endpoint for enrol, identify, doctor, backfill and sweep (--local: {LOCAL_ENDPOINT})",
     )
     return parser
 
@@ -300,12 +307,17 @@ def wait(
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "replay-events":
-        return replay_events(args, out)
-    if args.command == "doctor":
-        return doctor(args, out)
-    if args.command in ("enrol", "identify"):
-        return upload(args, out, err)
+    # Commands that work on the stack's resources with the caller's credentials; the rest read the results API.
+    with_aws: dict[str, Callable[[], int]] = {
+        "replay-events": lambda: replay_events(args, out),
+        "doctor": lambda: doctor(args, out),
+        "enrol": lambda: upload(args, out, err),
+        "identify": lambda: upload(args, out, err),
+        "backfill": lambda: backfill_command.run(args, out, err),
+        "sweep": lambda: backfill_command.run(args, out, err),
+    }
+    if args.command in with_aws:
+        return with_aws[args.command]()
     try:
         api = _api(args)
         if args.command == "status":

@@ -4,11 +4,13 @@ enforced): `voiceprint doctor` with an exit code per outcome, `voiceprint enrol`
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.helpers import settle
 from voiceprint_cli.__main__ import main
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.provisioning import SECRET_NAMES
@@ -63,6 +65,59 @@ def test_identify_prints_who_spoke(stack: LocalStack, tmp_path: Path) -> None:
 def test_enrol_without_wait_only_uploads_and_a_missing_file_is_a_usage_error(stack: LocalStack) -> None:
     code, _, err = _cli(stack, "enrol", "/nonexistent.wav", "--label", "x")
     assert (code, err) == (3, "no such file: /nonexistent.wav\n")
+
+
+def test_backfill_submits_the_objects_from_before_the_stack_and_a_sweep_then_finds_none_left(
+    stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: objects that got no notification (uploaded before the stack, or their message lost) get a record."""
+    s3 = stack.client("s3")
+    config = {
+        k: v
+        for k, v in s3.get_bucket_notification_configuration(Bucket=stack.bucket).items()
+        if k != "ResponseMetadata"
+    }
+    s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration={})
+    keys = [f"voiceprints/before/{name}.wav" for name in ("alice", "bob", "carol")]
+    try:
+        for key in keys:
+            s3.put_object(Bucket=stack.bucket, Key=key, Body=wav_bytes(2.0, key.split("/")[-1][:-4]))
+    finally:
+        s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration=config)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the resume file
+
+    code, out, _ = _cli(stack, "backfill", "--prefix", "voiceprints/before/", "--dry-run")
+    assert code == 0, out
+    assert "3 objects listed, 0 already recorded, 0 skipped, 3 enqueued (dry run: nothing sent)" in out
+    assert not any(r["objectKey"] in keys for r in stack.records())
+
+    code, out, _ = _cli(stack, "backfill", "--prefix", "voiceprints/before/", "--limit", "2")
+    assert code == 2, out
+    assert "stopped: the limit of 2 reached" in out
+    code, out, _ = _cli(stack, "backfill", "--prefix", "voiceprints/before/")
+    assert code == 0, out
+    assert "1 enqueued" in out  # resumed after the two already sent
+    records = settle(stack, keys)
+    assert {r["status"] for r in records.values()} == {"succeeded"}
+    assert len([r for r in stack.records() if r["objectKey"] in keys]) == 3  # one record, one job, each
+
+    code, out, _ = _cli(stack, "--json", "sweep", "--older-than", "0", "--prefix", "voiceprints/before/")
+    assert code == 0, out
+    assert json.loads(out) | {"waited_seconds": 0} == {
+        "listed": 3,
+        "recorded": 3,
+        "skipped": 0,
+        "enqueued": 0,
+        "waited_seconds": 0,
+        "complete": True,
+        "stopped": None,
+        "prefixes": ["voiceprints/before/"],
+        "dryRun": False,
+        "state": None,
+    }
+    code, _, err = _cli(stack, "backfill", "--prefix", "elsewhere/")
+    assert code == 3
+    assert "not under the stack's prefixes" in err
 
 
 def test_doctor_passes_on_a_healthy_stack_and_gives_each_problem_its_exit_code(stack: LocalStack) -> None:
