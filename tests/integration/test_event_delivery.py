@@ -63,6 +63,22 @@ def test_an_event_with_a_300_kb_reason_does_not_take_its_neighbours(load_handler
     ]
 
 
+def test_each_published_failure_is_counted_by_its_code_for_the_dashboard(load_handler, aws: Aws, capsys) -> None:
+    _observer(aws)
+    records = [
+        _terminal(1),
+        _terminal(2, status={"S": "failed"}, failureCode={"S": "too_long"}, reason={"S": "31 s"}),
+        _terminal(3, status={"S": "failed"}, failureCode={"S": "job_failed"}, reason={"S": "vendor"}),
+        _terminal(4, status={"S": "failed"}, failureCode={"S": "too_long"}, reason={"S": "45 s"}),
+    ]
+    capsys.readouterr()
+    assert load_handler("events").lambda_handler({"Records": records}, context()) == {"batchItemFailures": []}
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"FailuresByCode"' in line]
+    counted = sorted(m["failureCode"] for m in emf)
+    assert counted == ["job_failed", "too_long", "too_long"]
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["failureCode", "service"]]
+
+
 def test_events_are_batched_by_bytes_as_well_as_by_count(load_handler, aws: Aws) -> None:
     queue_url = _observer(aws)
     # Ten failures with a 30 KB reason each (written before reasons were capped): 10 entries, 300 KB.

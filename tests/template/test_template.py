@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -307,7 +308,7 @@ def test_every_requirement_set_is_locked_with_hashes_and_the_layer_installs_with
     assert "--require-hashes" in (ROOT / "scripts" / "_venv.sh").read_text()
 
 
-SECTIONS = ("Code", "Ingest", "Storage", "API", "Functions", "Events", "Alarms")
+SECTIONS = ("Code", "Ingest", "Storage", "API", "Functions", "Events", "Alarms", "Dashboard")
 
 
 def test_the_template_reads_in_sections_with_the_table_key_layout_above_the_table() -> None:
@@ -340,3 +341,40 @@ def test_the_readme_layout_names_every_module() -> None:
             if name not in words and f"{name}*" not in layout:
                 missing.append(f"{folder}/{path.name}")
     assert missing == []
+
+
+def _metrics_the_code_emits() -> set[str]:
+    code = "".join(p.read_text() for p in (ROOT / "layers" / "common" / "voiceprint").glob("*.py"))
+    return set(re.findall(r'name="([A-Za-z]+)"', code))
+
+
+def test_the_dashboard_shows_metrics_the_code_emits_and_the_stacks_own_queues() -> None:
+    text, names = template.resources()["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert names == {
+        "InputQueueName": {"Fn::GetAtt": ["InputQueue", "QueueName"]},
+        "DeadLetterQueueName": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]},
+        "EventsDeadLetterQueueName": {"Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]},
+    }
+    for placeholder in ("AWS::Region", *names):
+        text = text.replace("${" + placeholder + "}", f"<{placeholder}>")
+    assert "${" not in text
+    widgets = json.loads(text)["widgets"]
+    emitted = _metrics_the_code_emits()
+    shown: list[str] = []
+    for widget in widgets:
+        for metric in widget["properties"]["metrics"]:
+            if isinstance(metric[0], dict):
+                shown += re.findall(r'MetricName=\\?"(\w+)', metric[0]["expression"])
+            elif metric[0] == "VoiceprintPipeline":
+                shown.append(metric[1])
+                assert metric[2:4] == ["service", "voiceprint-pipeline"]
+            else:
+                assert metric[0] == "AWS/SQS"
+                assert metric[3] in {"<InputQueueName>", "<DeadLetterQueueName>", "<EventsDeadLetterQueueName>"}
+    assert set(shown) <= emitted, set(shown) - emitted
+    # What issue 14 asks to see: submits, successes, failures by code, 429s, the oldest message, the backlog, DLQs.
+    wanted = {"JobsSubmitted", "JobsSucceeded", "FailuresByCode", "ApiThrottled", "OldestPendingAgeSeconds"}
+    assert wanted <= set(shown)
+    sqs = {(m[1], m[3]) for w in widgets for m in w["properties"]["metrics"] if m[0] == "AWS/SQS"}
+    assert ("ApproximateAgeOfOldestMessage", "<InputQueueName>") in sqs
+    assert ("ApproximateNumberOfMessagesVisible", "<EventsDeadLetterQueueName>") in sqs

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voiceprint import change_events
@@ -59,6 +59,16 @@ def _event_id(record: Mapping[str, Any], detail_type: str) -> str:
     return change_events.event_id(str(keys.get("pk", {}).get("S")), str(keys.get("sk", {}).get("S")), detail_type)
 
 
+def _count_failures(published: Sequence[Pending]) -> None:
+    """FailuresByCode, one metric per failure code (a closed set: FailureCode), for the dashboard. Counted here,
+    where every terminal record passes once it is published (a batch the stream retries may count again)."""
+    for event in published:
+        code = event.detail.get("failureCode")
+        if code:
+            with single_metric(name="FailuresByCode", unit=MetricUnit.Count, value=1) as metric:
+                metric.add_dimension(name="failureCode", value=str(code))
+
+
 class RequestFailed(Exception):
     """A PutEvents request that failed as a whole (not entry by entry)."""
 
@@ -83,6 +93,7 @@ class EventPublisher:
             detail["eventId"] = _event_id(record, detail_type)
             pending.append(Pending(str((record.get("dynamodb") or {}).get("SequenceNumber", "")), detail_type, detail))
         failed = self.put(pending)
+        _count_failures(pending[: pending.index(failed)] if failed is not None else pending)
         if failed is None:
             return {"batchItemFailures": []}
         logger.warning("events not published; the stream retries from here", extra={"sequence": failed.sequence})
