@@ -4,9 +4,7 @@ idempotent (every stack start applies them all) and keeps moto's original behind
 
 - DynamoDB: an UpdateItem on a new item first stores its keys, then applies the update; a reader in another thread
   could see that keys-only item, which DynamoDB never shows. One lock makes every write and read atomic.
-- S3 notifications carry the `versionId` of the version written and a `sequencer`, as AWS's do (structure 2.1);
-  moto sends neither, which made local object identity the ETag (identical re-uploads looked like one version).
-- S3 notifies `ObjectRemoved:DeleteMarkerCreated` when a plain DELETE leaves a delete marker; moto sends nothing.
+- S3's notifications and its events on EventBridge as AWS sends them (moto_s3_events).
 - SQS reads its clock through datetimes on every message check: same values from time.time(), much faster.
 - AWS's size limits, which moto does not enforce (`aws_limits`): items over 400 KB (moto half-applies such an
   UpdateItem: the SETs land, then it fails), index keys over 2,048 bytes (partition) or 1,024 bytes (sort) written by
@@ -18,12 +16,12 @@ from __future__ import annotations
 
 import copy
 import functools
-import itertools
 import json
 import threading
 import time
-from types import SimpleNamespace
 from typing import Any
+
+from voiceprint_local import moto_s3_events
 
 # One lock for all of moto's DynamoDB: moto serves each request on its own thread.
 DYNAMODB_LOCK = threading.RLock()
@@ -40,7 +38,6 @@ _DYNAMODB_CALLS = (
     "transact_write_items",
 )
 _DYNAMODB_PATCHES: set[str] = set()  # which of "lock" and "limits" are on
-_sequencer = itertools.count(int(time.time() * 1000) << 16)
 
 
 # AWS's limits (DynamoDB: Service quotas; EventBridge: PutEvents; S3: object key naming).
@@ -54,8 +51,7 @@ S3_KEY_MAX_BYTES = 1024
 def apply() -> None:
     aws_limits()
     atomic_dynamodb()
-    s3_notifications_with_versions()
-    s3_delete_marker_events()
+    moto_s3_events.apply()
     speed_up_sqs_clock()
 
 
@@ -143,58 +139,6 @@ def _locked(call: Any) -> Any:
             return call(self, *args, **kwargs)
 
     return locked
-
-
-def s3_notifications_with_versions() -> None:
-    from moto.s3 import notifications
-
-    original = getattr(notifications._get_s3_event, "__wrapped__", notifications._get_s3_event)
-
-    @functools.wraps(original)
-    def event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = original(event_name, bucket, key, notification_id)
-        obj = body["Records"][0]["s3"]["object"]
-        version_id = getattr(key, "version_id", None)
-        if version_id and version_id != "null" and getattr(bucket, "is_versioned", False):
-            obj["versionId"] = version_id
-        obj["sequencer"] = f"{next(_sequencer):016X}"
-        return body
-
-    notifications._get_s3_event = event
-
-
-def s3_delete_marker_events() -> None:
-    """The notification for a delete marker names the key and the marker's own version id, as S3's does."""
-    from moto.s3 import notifications
-    from moto.s3.models import S3Backend
-
-    original = getattr(S3Backend.delete_object, "__wrapped__", S3Backend.delete_object)
-
-    @functools.wraps(original)
-    def delete_object(self: Any, bucket_name: str, key_name: str, version_id: str | None = None, **kw: Any) -> Any:
-        bucket = self.get_bucket(bucket_name)
-        current = bucket.keys.get(key_name) if bucket.is_versioned and version_id is None else None
-        versions = bucket.keys.getlist(key_name, []) if bucket.is_versioned and version_id is not None else []
-        target = next((k for k in versions if str(k.version_id) == str(version_id)), None)
-        deleted, meta = original(self, bucket_name, key_name, version_id, **kw)
-        # S3 notifies every permanent delete of a version; moto only the delete of a key's last version.
-        if target is not None and bucket.keys.getlist(key_name, []) and type(target).__name__ == "FakeKey":
-            notifications.send_event(
-                self.account_id, notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_EVENT, bucket, target
-            )
-        if current is not None and meta.get("delete-marker") == "true":
-            marker = SimpleNamespace(
-                name=current.name, size=0, etag=current.etag, version_id=meta.get("version-id") or None
-            )
-            notifications.send_event(
-                self.account_id,
-                notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
-                bucket,
-                marker,
-            )
-        return deleted, meta
-
-    S3Backend.delete_object = delete_object  # type: ignore[method-assign,assignment]
 
 
 def speed_up_sqs_clock() -> None:

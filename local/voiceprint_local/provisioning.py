@@ -49,6 +49,21 @@ def parameters_for(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+EXISTING_BUCKET = "voiceprint-local-existing-audio"
+
+
+def existing_bucket(client: Callable[[str], Any]) -> str:
+    """A bucket of the user's own, as the README asks it to be before the stack is deployed with it: versioned,
+    with its EventBridge notifications on."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket=EXISTING_BUCKET, CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
+    s3.put_bucket_versioning(Bucket=EXISTING_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket=EXISTING_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    return EXISTING_BUCKET
+
+
 def create(
     client: Callable[[str], Any],
     *,

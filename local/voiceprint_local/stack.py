@@ -89,6 +89,7 @@ class StackOptions:
     run_functions: bool = True  # False: resources, emulator and HTTP API only (the bench runs handlers itself)
     enforce_iam: bool = True  # every call a handler makes is checked against its function's role
     template_path: Path | None = None  # default: the repository's template.yaml (tests deploy altered copies)
+    existing_bucket: bool = False  # a bucket made before the stack, wired as ExistingBucketName (EventBridge)
     # A `sam build` output: run each function from its artifact, in a process of its own, instead of from source
     # (no fault injection there: the chaos run's seams are in the stack's process).
     artifacts: Path | None = None
@@ -169,6 +170,8 @@ class LocalStack:
             "LogLevel": opts.log_level,
             **provisioning.parameters_for(opts.env),
         }
+        if opts.existing_bucket:
+            parameters["ExistingBucketName"] = provisioning.existing_bucket(self.client)
         self.resources = provisioning.create(
             self.client,
             secrets={"api_key": self.api_key, "webhook_secret": self.webhook_secret},

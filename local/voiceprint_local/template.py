@@ -53,11 +53,19 @@ def parameter_defaults() -> dict[str, str]:
 
 
 def resolve(value: Any, refs: dict[str, str]) -> Any:
-    """Resolve !Ref to parameters (defaults) or to the given names; other intrinsics are left as they are."""
+    """Resolve !Ref to parameters (defaults) or to the given names, and !If by the template's conditions on those
+    parameters; other intrinsics are left as they are."""
     if isinstance(value, dict) and set(value) == {"Ref"}:
         name = value["Ref"]
         params = parameter_defaults()
         return refs.get(name, params.get(name, value))
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        from voiceprint_local.cfn_intrinsics import Resolver
+
+        name, then, otherwise = value["Fn::If"]
+        parameters = {**parameter_defaults(), **{k: v for k, v in refs.items() if k in load()["Parameters"]}}
+        conditions = Resolver(load(), parameters, {}, pseudo={}, attribute=lambda *_: "")
+        return resolve(then if conditions.condition(name) else otherwise, refs)
     if isinstance(value, dict):
         return {k: resolve(v, refs) for k, v in value.items()}
     if isinstance(value, list):

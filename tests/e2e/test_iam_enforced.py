@@ -15,7 +15,9 @@ from voiceprint_local.stack import LocalStack, StackOptions, running, wait_for
 pytestmark = pytest.mark.e2e
 
 INDENT = "\n" + " " * 16
-SUBMIT_READS_VERSIONS = "Action: [s3:GetObject, s3:GetObjectVersion]" + INDENT + 'Resource: !Sub "${InputBucket.Arn}/*"'
+SUBMIT_READS_VERSIONS = (
+    "Action: [s3:GetObject, s3:GetObjectVersion]" + INDENT + "Resource: !If" + INDENT + "  - CreateBucket"
+)
 SUBMIT_DEFERS = (
     "- Effect: Allow" + INDENT + "Action: [sqs:ChangeMessageVisibility]" + INDENT + "Resource: !GetAtt InputQueue.Arn"
     "\n" + " " * 14

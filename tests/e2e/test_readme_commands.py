@@ -35,6 +35,8 @@ NOT_RUN = {
     "scripts/voiceprint --api": "needs a deployed stack's API and AWS credentials",
     "aws secretsmanager": "creates secrets in an AWS account",
     "aws sqs start-message-move-task": "needs a deployed stack",
+    "aws s3api put-bucket-notification-configuration": "changes a bucket in an AWS account (tests/e2e/"
+    "test_existing_bucket.py makes the same bucket on the local stack)",
     "sam build": "needs the SAM CLI on PATH; tests/artifacts runs the same build with .venv-tools/bin/sam",
     "sam deploy": "deploys to an AWS account",
 }

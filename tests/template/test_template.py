@@ -186,6 +186,8 @@ def test_stateful_resources_are_kept_and_https_only() -> None:
     table = template.resources()["JobsTable"]
     assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
     assert table["Properties"]["DeletionProtectionEnabled"] is True
+    bucket = template.resources()["InputBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
     assert template.load()["Parameters"]["PyannoteApiUrl"]["AllowedPattern"].startswith("^https://")
     for queue in ("DeadLetterQueue", "EventsDeadLetterQueue"):
         policies = [
@@ -378,3 +380,51 @@ def test_the_dashboard_shows_metrics_the_code_emits_and_the_stacks_own_queues() 
     sqs = {(m[1], m[3]) for w in widgets for m in w["properties"]["metrics"] if m[0] == "AWS/SQS"}
     assert ("ApproximateAgeOfOldestMessage", "<InputQueueName>") in sqs
     assert ("ApproximateNumberOfMessagesVisible", "<EventsDeadLetterQueueName>") in sqs
+
+
+def _bucket_references(node: Any, guarded: bool = False) -> list[bool]:
+    """For each reference to InputBucket under `node`: whether it is only reached when the stack creates it."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"} and node["Fn::If"][0] == "CreateBucket":
+            _, created, existing = node["Fn::If"]
+            return _bucket_references(created, True) + _bucket_references(existing, guarded)
+        found: list[bool] = []
+        if node.get("Ref") == "InputBucket" or (node.get("Fn::GetAtt") or [None])[0] == "InputBucket":
+            found.append(guarded)
+        if isinstance(node.get("Fn::Sub"), str) and "${InputBucket" in node["Fn::Sub"]:
+            found.append(guarded)
+        for value in node.values():
+            found += _bucket_references(value, guarded)
+        return found
+    if isinstance(node, list):
+        return [f for item in node for f in _bucket_references(item, guarded)]
+    return []
+
+
+def test_with_an_existing_bucket_nothing_refers_to_the_bucket_the_stack_would_create() -> None:
+    loaded = template.load()
+    for logical_id, resource in loaded["Resources"].items():
+        created_only = resource.get("Condition") == "CreateBucket"
+        assert all(_bucket_references(resource, created_only)), logical_id
+    assert all(_bucket_references(loaded["Outputs"]))
+    assert {k for k, r in loaded["Resources"].items() if r.get("Condition") == "CreateBucket"} == {
+        "InputBucket",
+        "InputBucketPolicy",
+    }
+
+
+def test_the_existing_buckets_rule_forwards_its_creations_and_deletions_under_the_prefixes_to_the_queue() -> None:
+    rule = template.resources()["ExistingBucketEvents"]
+    assert rule["Condition"] == "UseExistingBucket"
+    props = rule["Properties"]
+    assert props["EventBusName"] == "default"  # where S3 sends its events
+    pattern = props["EventPattern"]
+    assert pattern["source"] == ["aws.s3"]
+    assert pattern["detail-type"] == ["Object Created", "Object Deleted"]
+    assert pattern["detail"]["bucket"]["name"] == [{"Ref": "ExistingBucketName"}]
+    assert pattern["detail"]["object"]["key"][0] == {"prefix": {"Ref": "VoiceprintPrefix"}}
+    assert props["Targets"] == [{"Id": "InputQueue", "Arn": {"Fn::GetAtt": ["InputQueue", "Arn"]}}]
+    statements = template.resources()["InputQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [allowed] = [s["Fn::If"][1] for s in statements if "Fn::If" in s and s["Fn::If"][0] == "UseExistingBucket"]
+    assert allowed["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allowed["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ExistingBucketEvents", "Arn"]}}}

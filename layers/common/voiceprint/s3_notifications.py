@@ -1,5 +1,8 @@
 """S3 event notifications as the input queue delivers them: parsed into typed values, or refused as malformed.
 
+Two shapes arrive: S3's own notifications (the stack's bucket), and S3's events on EventBridge, which a rule
+forwards from a bucket the stack does not own (ExistingBucketName). Both become the same Notification.
+
 A message is a claim about S3, not a fact: the services check what it names against S3 itself (object_source)
 before paying for or deleting anything.
 """
@@ -63,6 +66,46 @@ def _notification(record: Any) -> Notification:
     )
 
 
+# EventBridge's deletion-type, as the notification's event name (removal_service tells a version's deletion from
+# a delete marker by it).
+_DELETIONS = {
+    "Permanently Deleted": "ObjectRemoved:Delete",
+    "Delete Marker Created": "ObjectRemoved:DeleteMarkerCreated",
+}
+
+
+def _from_eventbridge(event: Mapping[str, Any]) -> Notification:
+    """S3's event on EventBridge (detail-type "Object Created" / "Object Deleted"). Its key is not URL-encoded."""
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise MalformedMessage("an S3 event without its detail")
+    bucket, obj = detail.get("bucket"), detail.get("object")
+    if not isinstance(bucket, Mapping) or not isinstance(obj, Mapping):
+        raise MalformedMessage("an S3 event has no bucket or object")
+    name, key = bucket.get("name"), obj.get("key")
+    if not isinstance(name, str) or not name or not isinstance(key, str) or not key:
+        raise MalformedMessage("an S3 event has no bucket name or object key")
+    kind = event.get("detail-type")
+    if kind == "Object Created":
+        event_name = f"ObjectCreated:{str(detail.get('reason') or 'Put')[:40]}"
+    elif kind == "Object Deleted":
+        event_name = _DELETIONS.get(str(detail.get("deletion-type")), "ObjectRemoved:Unknown")
+    else:
+        event_name = f"Other:{str(kind)[:40]}"  # restores, tags, ACLs: nothing to do
+    try:
+        size = int(obj.get("size") or 0)
+    except (TypeError, ValueError):
+        raise MalformedMessage("an S3 event's object size is not a number") from None
+    version_id = obj.get("version-id")
+    return Notification(
+        event_name=event_name,
+        bucket=name,
+        key=key,
+        size=size,
+        version_id=version_id if isinstance(version_id, str) and version_id and version_id != "null" else None,
+    )
+
+
 def parse(body: str) -> list[Notification] | None:
     """The notifications of one message; None for S3's test event (sent once when notifications are set up)."""
     try:
@@ -73,6 +116,8 @@ def parse(body: str) -> list[Notification] | None:
         raise MalformedMessage("the message body is not a JSON object")
     if event.get("Event") == "s3:TestEvent":
         return None
+    if event.get("source") == "aws.s3" and "detail-type" in event:
+        return [_from_eventbridge(event)]
     records = event.get("Records")
     if not isinstance(records, list) or not records or len(records) > MAX_RECORDS:
         raise MalformedMessage("the message has no S3 records")
