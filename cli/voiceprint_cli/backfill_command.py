@@ -40,8 +40,8 @@ def add_parsers(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
             "--drain-per-minute",
             type=float,
             default=DRAIN_PER_MINUTE,
-            help="the rate the stack submits at; the backlog is kept to half of what it drains in the queue's "
-            f"retention (default {DRAIN_PER_MINUTE})",
+            help="the rate the stack submits at; the backlog is kept to an hour of it (at most half of what it "
+            f"drains in the queue's retention) (default {DRAIN_PER_MINUTE})",
         )
         command.add_argument("--max-backlog", type=int, help="the most messages to leave on the queue (overrides)")
         command.add_argument("--poll-seconds", type=float, default=30.0, help="while the backlog is full")

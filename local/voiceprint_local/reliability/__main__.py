@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from voiceprint_local import reliability
+from voiceprint_local import reliability, scale_model
 from voiceprint_local.reliability import burst, chaos, report
 from voiceprint_local.reliability.capture import say
 
@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         full = (args.burst_uploads, args.chaos_uploads) == (10_000, 1_000)
         args.out = Path("docs/RELIABILITY.md") if full else Path("local-data/RELIABILITY-small.md")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report.render(burst_run, chaos_run, command) + "\n")
+    # The scale model's section (scripts/scale-model.sh) is its own: a new run of the local stack keeps it.
+    kept = scale_model.kept_section(args.out)
+    args.out.write_text(report.render(burst_run, chaos_run, command) + ("\n\n" + kept if kept else "") + "\n")
     if args.json:
         args.json.write_text(
             json.dumps({"burst": burst_run and asdict(burst_run), "chaos": chaos_run and asdict(chaos_run)}, indent=1)

@@ -1,0 +1,56 @@
+"""The scale model (local/voiceprint_local/scale_model.py) on small numbers: what it must get right for its figures
+in docs/RELIABILITY.md to mean anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from voiceprint_local import scale_model
+from voiceprint_local.scale_model import Model, run
+
+
+def test_the_shared_budget_never_meets_a_429_and_never_exceeds_the_limit() -> None:
+    out = run(Model(2_000, containers=4, pacing="shared", spread_by_backlog=True))
+    assert (out.submitted, out.throttled, out.lost, out.dead_lettered) == (2_000, 0, 0, 0)
+    assert out.windows >= out.ideal_windows
+    assert 0 < out.budget_writes <= 2_000 / 5 + 4 * out.windows  # a block of 5 per write, a partial one per window
+
+
+def test_containers_pacing_on_their_own_each_meet_the_limit() -> None:
+    one, four = run(Model(2_000, containers=1)), run(Model(2_000, containers=4))
+    assert one.submitted == four.submitted == 2_000
+    assert 0 < one.throttled < four.throttled
+    assert four.worst_window_429s <= 4  # one per container per window: each pauses after its first
+
+
+def test_a_backlog_deeper_than_the_receive_limit_allows_is_dead_lettered_unless_messages_return_by_their_turn() -> None:
+    built = run(Model(3_000, max_receive_count=8))
+    assert built.dead_lettered > 0
+    assert built.submitted + built.dead_lettered == 3_000
+    planned = run(Model(3_000, max_receive_count=8, pacing="shared", spread_by_backlog=True))
+    assert (planned.dead_lettered, planned.submitted) == (0, 3_000)
+
+
+def test_messages_that_outlive_retention_are_lost_unless_a_sweep_brings_them_back() -> None:
+    lost = run(Model(1_500, retention=600.0))
+    assert lost.expired > 0
+    assert lost.lost == lost.expired
+    swept = run(Model(1_500, retention=600.0, sweep_every=120.0, sweep_age=60.0))
+    assert swept.lost == 0
+    assert swept.swept >= swept.expired > 0
+
+
+def test_the_same_seed_gives_the_same_figures() -> None:
+    a, b = run(Model(1_000, containers=2)), run(Model(1_000, containers=2))
+    assert (a.drained_at, a.throttled, a.receives) == (b.drained_at, b.throttled, b.receives)
+
+
+def test_its_section_replaces_itself_in_the_report_and_a_new_run_of_the_stack_keeps_it(tmp_path: Path) -> None:
+    small = (scale_model.Scenario("tiny", Model(200)),)
+    path = tmp_path / "RELIABILITY.md"
+    path.write_text("# Reliability\n\nthe runs\n")
+    path.write_text(path.read_text() + "\n" + scale_model.section(small) + "\n")
+    kept = scale_model.kept_section(path)
+    assert kept.startswith(scale_model.BEGIN)
+    assert "| tiny | " in kept
+    assert kept.endswith(scale_model.END)
