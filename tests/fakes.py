@@ -105,14 +105,7 @@ class FakeRecordStore:
         new["attempts"] = new.get("attempts", 0) + 1
         self._put(new)
         record = Record.from_item(new)
-        return Claim(
-            token=token,
-            attempt=record.attempts or 1,
-            failures=record.failures or 0,
-            throttles=record.throttles or 0,
-            charged=record.budget_day is not None,
-            early=record.bound_early(),
-        )
+        return Claim.of(token, record)
 
     def _put(self, item: dict[str, Any]) -> None:
         self.items[(item["pk"], item["sk"])] = item

@@ -16,17 +16,15 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from voiceprint.aws_errors import error_code
+from voiceprint.ddb_update import from_ddb, to_ddb
 from voiceprint.frozen import frozen
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
 COUNTER_DAYS_KEPT = 3  # a day's counters outlive the day (the TTL deletes within about 48 h anyway)
 RECORD_PREFIXES = ("BUDGET#", "DEDUP#")  # items of this module, never object records
 
@@ -56,10 +54,6 @@ class ChargeResult:
 
 def day_of(now: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(now))
-
-
-def _values(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in values.items()}
 
 
 class BudgetStore:
@@ -143,7 +137,7 @@ class BudgetStore:
             reasons = response.get("CancellationReasons") or []
             for (what, _), reason in zip(items, reasons, strict=False):
                 if reason.get("Code") == "ConditionalCheckFailed":
-                    held = {k: _de.deserialize(v) for k, v in (reason.get("Item") or {}).items()}
+                    held = from_ddb(reason.get("Item") or {})
                     return ChargeResult(what, held.get("original") if what is Charge.DUPLICATE else None)
             raise  # cancelled for another reason (a conflict with a concurrent transaction): retried by the caller
         return ChargeResult(Charge.CHARGED)
@@ -171,9 +165,9 @@ class BudgetStore:
     ) -> dict[str, Any]:
         op: dict[str, Any] = {
             "TableName": self._table,
-            "Key": _values(keys),
+            "Key": to_ddb(keys),
             "UpdateExpression": expression,
-            "ExpressionAttributeValues": _values(values),
+            "ExpressionAttributeValues": to_ddb(values),
         }
         if condition:
             op["ConditionExpression"] = condition
@@ -185,7 +179,7 @@ class BudgetStore:
         """Today's counters of a group (None: the stack's), for the read API and the tests."""
         pk = "BUDGET#stack" if group is None else f"BUDGET#g#{group}"
         resp = self._ddb.get_item(
-            TableName=self._table, Key=_values({"pk": pk, "sk": f"DAY#{day_of(now)}"}), ConsistentRead=True
+            TableName=self._table, Key=to_ddb({"pk": pk, "sk": f"DAY#{day_of(now)}"}), ConsistentRead=True
         )
-        item = {k: _de.deserialize(v) for k, v in resp.get("Item", {}).items()}
+        item = from_ddb(resp.get("Item", {}))
         return {"jobs": int(item.get("jobs", 0)), "audioSeconds": int(item.get("audioSeconds", 0))}

@@ -17,8 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
+from voiceprint.ddb_update import from_ddb
 from voiceprint.job_state import TERMINAL, Kind, Status
 from voiceprint.record import Record
 
@@ -31,7 +30,6 @@ IDENTITY = ("schemaVersion", "kind", "status", "bucket", "key", "versionId", "jo
 # TTL deletions are made by DynamoDB itself and say so in the stream record.
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
-_de = TypeDeserializer()
 # object_ref.RECORD_PK_PREFIX, repeated so that the events function imports one module fewer at cold start;
 # tests/unit/test_change_events.py holds the two equal.
 RECORD_PK_PREFIX = "OBJ#"
@@ -40,7 +38,7 @@ _NAMES = {Kind.VOICEPRINT: "Voiceprint", Kind.IDENTIFY: "Identification"}
 
 def _image(record: Mapping[str, Any], name: str) -> Record | None:
     image = (record.get("dynamodb") or {}).get(name)
-    return Record.from_item({k: _de.deserialize(v) for k, v in image.items()}) if image else None
+    return Record.from_item(from_ddb(image)) if image else None
 
 
 def detail_of(record: Record) -> dict[str, Any]:

@@ -28,16 +28,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-def _still_open() -> tuple[str, dict[str, str]]:
-    """The condition "not terminal" on the status (named #st), with its values: terminal records never change."""
-    values = {f":t{i}": s.value for i, s in enumerate(sorted(TERMINAL))}
-    return f"NOT (#st IN ({', '.join(values)}))", values
-
-
-def _reclaimable() -> tuple[str, dict[str, str]]:
-    """The condition "a claim may be taken over from this status" (named #st), with its values."""
-    values = {f":r{i}": s.value for i, s in enumerate(sorted(RECLAIMABLE))}
+def _status_in(statuses: frozenset[Status], tag: str) -> tuple[str, dict[str, str]]:
+    """The condition "the status (named #st) is one of these", with its values named :<tag>0, :<tag>1, ..."""
+    values = {f":{tag}{i}": s.value for i, s in enumerate(sorted(statuses))}
     return f"#st IN ({', '.join(values)})", values
+
+
+def _still_open() -> tuple[str, dict[str, str]]:
+    """Not terminal: terminal records never change."""
+    terminal, values = _status_in(TERMINAL, "t")
+    return f"NOT ({terminal})", values
 
 
 class ApplyResult(StrEnum):
@@ -57,6 +57,18 @@ class Claim:
     # Results of earlier submissions whose answer we never got (timeout, crash) but whose webhook came.
     early: dict[str, Outcome] = field(default_factory=dict)
     charged: bool = False  # the budget was charged for this object version (budget_store): never twice
+
+    @classmethod
+    def of(cls, token: str, record: Record) -> Claim:
+        """The claim `token` took, as the record it wrote says."""
+        return cls(
+            token=token,
+            attempt=record.attempts or 1,
+            failures=record.failures or 0,
+            throttles=record.throttles or 0,
+            charged=record.budget_day is not None,
+            early=record.bound_early(),
+        )
 
 
 class LostClaim(Exception):
@@ -99,7 +111,7 @@ class JobStore(RecordQueries):
         drop its message, or a crash of that invocation would leave the object with no message to retry it.
         """
         token = uuid.uuid4().hex
-        reclaimable, reclaimable_values = _reclaimable()
+        reclaimable, reclaimable_values = _status_in(RECLAIMABLE, "r")  # a claim may be taken over from these
         update = (
             Update(ref.record_keys)
             .set_all(
@@ -140,14 +152,7 @@ class JobStore(RecordQueries):
             return None
         if record is None:  # returning_new always returns the item; this only narrows the type
             raise RuntimeError("UpdateItem returned no attributes")
-        return Claim(
-            token=token,
-            attempt=record.attempts or 1,
-            failures=record.failures or 0,
-            throttles=record.throttles or 0,
-            charged=record.budget_day is not None,
-            early=record.bound_early(),
-        )
+        return Claim.of(token, record)
 
     def _release(self, ref: ObjectRef, claim: Claim, update: Update) -> Record | None:
         """Write `update` and give the claim up, if it is still ours; else LostClaim."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from voiceprint.frozen import field, frozen
-from voiceprint.job_state import Kind, Outcome, Status
+from voiceprint.job_state import TERMINAL, Kind, Outcome, Status
 
 EARLY_BOUND = "boundRef"  # marks an early result that arrived through a ref bound to this record
 
@@ -151,7 +151,7 @@ class Record:
 
     @property
     def terminal(self) -> bool:
-        return self.status in (Status.SUCCEEDED, Status.FAILED)
+        return self.status in TERMINAL
 
     @property
     def has_result(self) -> bool:
