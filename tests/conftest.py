@@ -147,6 +147,7 @@ def function_env(aws: Aws, api_url: str, function: str, **overrides: str) -> dic
         "WebhookSecretName": aws.webhook_secret,
         "PyannoteApiUrl": api_url,
         "DeadLetterQueue": aws.dlq_url,
+        "InputQueue": aws.queue_url,
         "ResultsBucket": RESULTS_BUCKET,
         "InputBucket": aws.bucket,
         "WebhookRefKeySecret": aws.ref_key_secret,

@@ -10,8 +10,7 @@ record, in any state, are left alone. What is enqueued is idempotent with the su
 sent twice costs one job, so an interrupted run can be resumed or run again.
 
 Pacing: the queue's backlog is kept under `max_backlog`, by default an hour of what the vendor's rate limit drains:
-far from the queue's retention, and shallow enough that no message is sent back so often before its turn that
-the redrive dead-letters it.
+new uploads wait at most that long behind a backfill, and nothing enqueued comes near the queue's retention.
 """
 
 from __future__ import annotations
@@ -99,10 +98,8 @@ class Options:
 
 
 def max_backlog(retention_seconds: int, drain_per_minute: float, share: float = 0.5) -> int:
-    """What may wait on the queue: an hour of what the vendor's limit drains, and never more than it drains in
-    `share` of the queue's retention. Deeper, a message is sent back so often before its turn (each time the limit
-    is spent) that it outlives the redrive's receive count and is dead-lettered (docs/RELIABILITY.md, the scale
-    model: as built, a backlog of about 40,000 at 100/min)."""
+    """What may wait on the queue: an hour of what the vendor's limit drains (new uploads queue behind it), and
+    never more than it drains in `share` of the queue's retention."""
     hour = drain_per_minute * 60
     return max(SEND_BATCH, int(min(hour, retention_seconds / 60 * drain_per_minute * share)))
 

@@ -14,7 +14,7 @@ from voiceprint import wiring
 from voiceprint.disposition import DeadLetter, Disposition, RetryLater
 from voiceprint.input_router import InputRouter
 from voiceprint.object_source import ObjectSource
-from voiceprint.queue_actions import QueueActions
+from voiceprint.queue_actions import Backlog, QueueActions
 from voiceprint.removal_service import RemovalService
 from voiceprint.settings import get_settings
 from voiceprint.sqs_batch import BatchResponse, process_partial_response, receive_count
@@ -58,6 +58,7 @@ def build_service(
         clock=clock,
         rand=rand,
         on_adopted=on_adopted,
+        backlog=Backlog(sqs, settings.input_queue_url, clock=clock),
     )
     removal = RemovalService(store=records, objects=objects, results=wiring.result_store(settings, s3))
     return InputRouter(settings=settings, submission=submission, removal=removal)

@@ -156,7 +156,7 @@ def test_a_dry_run_sends_nothing_and_keeps_no_state() -> None:
     assert (report.enqueued, queue.sent, state.saved) == (4, [], {})
 
 
-def test_the_default_backlog_is_an_hour_of_work_and_never_half_the_retention() -> None:
+def test_the_default_backlog_is_an_hour_of_work_and_at_most_half_the_retention() -> None:
     assert max_backlog(14 * 86_400, 100) == 6_000  # what 100/min drains in an hour
     assert max_backlog(3600, 100) == 3000  # a queue keeping messages an hour: half of that
     assert max_backlog(60, 1) == 10  # never below one batch

@@ -51,6 +51,8 @@ class World:
         self.results = FakeResults(inline_max_bytes=50)
         self.budget = FakeBudget()
         self.adopted: list[str] = []
+        self.backlog = 0  # messages waiting in the input queue
+        self.draw = 1.0  # what the service's random draws give
         self.submission = SubmitService(
             settings=SETTINGS,
             store=self.store,
@@ -59,8 +61,9 @@ class World:
             budget=self.budget,
             ref_key=lambda: "ref-key",
             clock=lambda: self.now,
-            rand=lambda: 1.0,
+            rand=lambda: self.draw,
             on_adopted=lambda ref, job_id: self.adopted.append(job_id),
+            backlog=lambda: self.backlog,
         )
         removal = RemovalService(store=self.store, objects=self.objects, results=self.results)
         self.router = InputRouter(settings=SETTINGS, submission=self.submission, removal=removal)
@@ -171,6 +174,34 @@ def test_a_429_pauses_the_container_without_spending_the_attempt_budget(world: W
     claimed = world.store.get(record_keys(BUCKET, "voiceprints/team/alice.wav", "v1"))
     assert claimed is not None
     assert (claimed.failures, claimed.throttles) == (None, 1)
+
+
+@pytest.mark.parametrize(
+    ("backlog", "rand", "delay"),
+    [
+        (0, 1.0, 30 + 10),  # no backlog: Retry-After plus the backoff's jitter (base 10 s, rand 1.0)
+        (6_000, 1.0, 3_600),  # an hour of work at 100 a minute: back at the end of it (rand 1.0)
+        (6_000, 0.25, 900),  # or anywhere in it: a quarter of the way
+        (10_000_000, 1.0, 12 * 3600),  # never beyond what SQS allows (12 h)
+    ],
+)
+def test_a_message_sent_back_for_the_rate_limit_returns_by_its_place_in_the_backlog(
+    world: World, backlog: int, rand: float, delay: int
+) -> None:
+    """Issue 14: with the backoff alone, a backlog of more than a few hours came back so often that the redrive
+    dead-lettered its tail (the scale model in docs/RELIABILITY.md)."""
+    world.backlog = backlog
+    world.draw = rand
+    world.upload("voiceprints/team/alice.wav")
+    world.upload("voiceprints/team/bob.wav")
+    world.vendor.answers.append(RateLimited("429", retry_after=30))
+    with pytest.raises(RetryLater) as refused:
+        world.handle("voiceprints/team/alice.wav")
+    assert refused.value.delay_seconds == delay
+    with pytest.raises(RetryLater) as paused:  # sent back without a request while the container waits
+        world.handle("voiceprints/team/bob.wav")
+    assert paused.value.delay_seconds >= min(delay, 12 * 3600) - 10
+    assert len(world.vendor.calls) == 1
 
 
 def test_a_result_that_came_by_webhook_is_adopted_instead_of_paying_again(world: World) -> None:

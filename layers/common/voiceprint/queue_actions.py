@@ -2,16 +2,59 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from voiceprint.aws_errors import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+
+logger = Logger(child=True)
 
 
 def queue_url(sqs: SQSClient, queue_arn: str) -> str:
     """arn:aws:sqs:<region>:<account>:<name> -> the queue URL, without an API call."""
     _, _, _, _region, account, name = queue_arn.split(":", 5)
     return f"{sqs.meta.endpoint_url.rstrip('/')}/{account}/{name}"
+
+
+class Backlog:
+    """How many messages wait in a queue (visible and delayed), read with one GetQueueAttributes at most every
+    `max_age` seconds per container: the rate-limited path asks for each message it sends back."""
+
+    def __init__(
+        self, sqs: SQSClient, url: str, *, max_age: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._sqs, self._url, self._max_age, self._clock = sqs, url, max_age, clock
+        self._read_at, self._depth = -max_age, 0
+
+    def __call__(self) -> int:
+        if not self._url:
+            return 0
+        now = self._clock()
+        if now - self._read_at >= self._max_age:
+            try:
+                found = self._sqs.get_queue_attributes(
+                    QueueUrl=self._url,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+                )["Attributes"]
+                visible, delayed = (
+                    found.get("ApproximateNumberOfMessages"),
+                    found.get("ApproximateNumberOfMessagesDelayed"),
+                )
+                self._depth = int(visible or 0) + int(delayed or 0)
+            except (ClientError, BotoCoreError) as exc:
+                # Not knowing the depth costs only the spread: the backoff alone decides, as before.
+                logger.warning("queue depth unknown", extra={"error": error_code(exc) or type(exc).__name__})
+                self._depth = 0
+            self._read_at = now
+        return self._depth
 
 
 class QueueActions:

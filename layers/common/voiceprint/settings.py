@@ -70,6 +70,9 @@ class Settings:
     retry_base_seconds: int
     retry_max_delay_seconds: int
     dead_letter_queue_url: str
+    input_queue_url: str
+    submits_per_window: int
+    rate_window_seconds: int
     reconcile_after_seconds: int
     lost_after_seconds: int
     reconcile_max_polls: int
@@ -123,6 +126,11 @@ class Settings:
             max_receive_count=_int(env, "MAX_RECEIVE_COUNT", 50, 1, 1000),
             max_submit_attempts=_int(env, "MAX_SUBMIT_ATTEMPTS", 8, 1, 100),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
+            # The queue a backlog waits in, and the rate that drains it (pyannoteAI: 100 submits a minute): a
+            # message sent back for the rate limit returns by its place in the backlog (submit_service._paced).
+            input_queue_url=env.get("INPUT_QUEUE_URL", ""),
+            submits_per_window=_int(env, "SUBMITS_PER_WINDOW", 100, 1, 100_000),
+            rate_window_seconds=_int(env, "RATE_WINDOW_SECONDS", 60, 1, 3600),
             # Outlives the function timeout and ends before the queue's visibility timeout: a crashed
             # invocation's object is retried when its message comes back, never while it still runs.
             claim_lease_seconds=_int(env, "CLAIM_LEASE_SECONDS", 120, 2, 43200),

@@ -53,6 +53,7 @@ class SubmitService:
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
         on_adopted: Callable[[ObjectRef, str], None] | None = None,
+        backlog: Callable[[], int] = lambda: 0,
     ) -> None:
         """`on_adopted(ref, job_id)` is told of each result adopted instead of a new submission (the local
         stack's chaos run counts them)."""
@@ -65,6 +66,7 @@ class SubmitService:
         self._clock = clock
         self._rand = rand
         self._on_adopted = on_adopted
+        self._backlog = backlog  # messages waiting in the input queue (queue_actions.Backlog)
         # After a 429 this container stops calling the API until the window has passed (the rest of a batch is
         # requeued without a request that would only be refused too).
         self._throttled_until = 0.0
@@ -84,7 +86,7 @@ class SubmitService:
         if now < self._throttled_until:
             # The spread grows with the message's receive count: a backlog far larger than one window's quota
             # spreads out over the windows it needs instead of coming back every window to be turned away again.
-            delay = self._delay(receive_count, self._throttled_until - now)
+            delay = self._paced(self._delay(receive_count, self._throttled_until - now))
             raise RetryLater("waiting for the API's rate-limit window", delay)
         try:
             # The object's identity is the version this read was served from, whatever the message said.
@@ -296,10 +298,21 @@ class SubmitService:
             raise DeadLetter(reason)
         delay = self._delay(throttles if throttled else failures, retry_after)
         if throttled:
+            delay = self._paced(delay)
+        if throttled:
             self.pause_until(self._clock() + (retry_after or delay))
         logger.warning("submission will be retried", extra={"reason": reason, "delay": delay, "throttled": throttled})
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
         raise RetryLater(reason, delay)
+
+    def _paced(self, delay: int) -> int:
+        """A message sent back for the rate limit returns by its place in the backlog: at a random point of the
+        time the limit needs to drain the messages waiting, if that is later than its backoff. With the backoff
+        alone, a backlog deeper than a few hours of work came back so often that the redrive dead-lettered its
+        tail after 50 receives (docs/RELIABILITY.md, the scale model); spread over the drain, each message is
+        received about twice, and the limit is kept busy to the end."""
+        drain = self._backlog() / self._settings.submits_per_window * self._settings.rate_window_seconds
+        return int(max(delay, min(backoff.MAX_VISIBILITY_SECONDS, drain * self._rand())))
 
     def _delay(self, attempt: int, retry_after: float | None) -> int:
         return backoff.retry_delay(

@@ -66,6 +66,9 @@ def run_burst(
         env={
             "RETRY_BASE_SECONDS": str(max(1, round(10 / scale))),
             "RETRY_MAX_DELAY_SECONDS": str(max(1, round(900 / scale))),
+            # The limit's window as the emulator keeps it: a message sent back returns by its place in the backlog.
+            "SUBMITS_PER_WINDOW": str(limit),
+            "RATE_WINDOW_SECONDS": str(max(1, round(window))),
             # A webhook that fails every delivery is polled after this delay (900 s), shortened alike: a small run
             # must not sit out a quarter of an hour for one such object.
             "RECONCILE_AFTER_SECONDS": str(max(1, round(900 / scale))),

@@ -71,7 +71,9 @@ def render(burst: BurstResult | None, chaos_run: ChaosResult | None, command: st
             "Why 429s stay bounded: after a 429 the container stops calling the API until the window has passed "
             "(the rest of its batch goes back to the queue without a request), and a message returned while the "
             "API is paused comes back after `Retry-After` plus a jitter window that doubles with its receive "
-            "count, so a backlog of many windows spreads out instead of returning every window. 429s spend no "
+            "count, or, when later, at a random point of the time the limit needs to drain the backlog ahead of it "
+            "(the queue's depth over `SUBMITS_PER_WINDOW`), so a backlog of many windows spreads out instead of "
+            "returning every window. 429s spend no "
             "failure budget, so nothing healthy is dead-lettered by a burst.",
             "",
         ]
