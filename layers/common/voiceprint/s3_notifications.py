@@ -40,22 +40,28 @@ class Notification:
         return self.event_name.startswith("ObjectRemoved")
 
 
-def _notification(record: Any) -> Notification:
-    if not isinstance(record, Mapping):
-        raise MalformedMessage("a record is not an object")
-    s3 = record.get("s3")
-    if not isinstance(s3, Mapping):
-        raise MalformedMessage("a record has no s3 section")
-    bucket, obj = s3.get("bucket"), s3.get("object")
+def _located(section: Any, what: str, missing: str) -> tuple[Mapping[str, Any], str, str, int, Mapping[str, Any]]:
+    """`section` (an S3 record's "s3", an EventBridge event's "detail": both lay out the bucket and object alike)
+    with its bucket name, key, size and object; `what` names the message's part in a refusal."""
+    if not isinstance(section, Mapping):
+        raise MalformedMessage(missing)
+    bucket, obj = section.get("bucket"), section.get("object")
     if not isinstance(bucket, Mapping) or not isinstance(obj, Mapping):
-        raise MalformedMessage("a record has no bucket or object")
+        raise MalformedMessage(f"{what} has no bucket or object")
     name, key = bucket.get("name"), obj.get("key")
     if not isinstance(name, str) or not name or not isinstance(key, str) or not key:
-        raise MalformedMessage("a record has no bucket name or object key")
+        raise MalformedMessage(f"{what} has no bucket name or object key")
     try:
         size = int(obj.get("size") or 0)
     except (TypeError, ValueError):
-        raise MalformedMessage("a record's object size is not a number") from None
+        raise MalformedMessage(f"{what}'s object size is not a number") from None
+    return section, name, key, size, obj
+
+
+def _notification(record: Any) -> Notification:
+    if not isinstance(record, Mapping):
+        raise MalformedMessage("a record is not an object")
+    _, name, key, size, obj = _located(record.get("s3"), "a record", "a record has no s3 section")
     version_id = obj.get("versionId")
     return Notification(
         event_name=str(record.get("eventName", "")),
@@ -76,15 +82,7 @@ _DELETIONS = {
 
 def _from_eventbridge(event: Mapping[str, Any]) -> Notification:
     """S3's event on EventBridge (detail-type "Object Created" / "Object Deleted"). Its key is not URL-encoded."""
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise MalformedMessage("an S3 event without its detail")
-    bucket, obj = detail.get("bucket"), detail.get("object")
-    if not isinstance(bucket, Mapping) or not isinstance(obj, Mapping):
-        raise MalformedMessage("an S3 event has no bucket or object")
-    name, key = bucket.get("name"), obj.get("key")
-    if not isinstance(name, str) or not name or not isinstance(key, str) or not key:
-        raise MalformedMessage("an S3 event has no bucket name or object key")
+    detail, name, key, size, obj = _located(event.get("detail"), "an S3 event", "an S3 event without its detail")
     kind = event.get("detail-type")
     if kind == "Object Created":
         event_name = f"ObjectCreated:{str(detail.get('reason') or 'Put')[:40]}"
@@ -92,10 +90,6 @@ def _from_eventbridge(event: Mapping[str, Any]) -> Notification:
         event_name = _DELETIONS.get(str(detail.get("deletion-type")), "ObjectRemoved:Unknown")
     else:
         event_name = f"Other:{str(kind)[:40]}"  # restores, tags, ACLs: nothing to do
-    try:
-        size = int(obj.get("size") or 0)
-    except (TypeError, ValueError):
-        raise MalformedMessage("an S3 event's object size is not a number") from None
     version_id = obj.get("version-id")
     return Notification(
         event_name=event_name,
