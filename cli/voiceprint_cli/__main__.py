@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     enrol.add_argument("file")
     enrol.add_argument("--label", required=True, help="the speaker's name, as identification will report it")
+    enrol.add_argument(
+        "--consent", help="the speaker's consent reference (an id or a document hash): needed with RequireConsent"
+    )
     identify = commands.add_parser(
         "identify", parents=[after], help="upload a recording to identify its speakers against a group's voiceprints"
     )
@@ -187,7 +190,13 @@ def upload(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 3
     stack = connect(args.stack, local=args.local, region=args.region, endpoint=args.aws_endpoint)
     kind = "VoiceprintPrefix" if args.command == "enrol" else "IdentifyPrefix"
-    key, version = uploads.upload(stack, kind, file, group=args.group, label=getattr(args, "label", None))
+    consent = getattr(args, "consent", None)
+    if consent is not None and not (consent.isascii() and consent.isprintable()):
+        err.write("--consent: printable ASCII only (S3 metadata)\n")
+        return 3
+    key, version = uploads.upload(
+        stack, kind, file, group=args.group, label=getattr(args, "label", None), consent=consent
+    )
     out.write(safe(f"uploaded s3://{stack.outputs['InputBucketName']}/{key}") + "\n")
     if not args.wait:
         return 0

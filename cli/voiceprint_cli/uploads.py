@@ -19,13 +19,23 @@ def key_for(prefix: str, group: str | None, file: Path, label: str | None = None
 
 
 def upload(
-    stack: Deployed, kind: str, file: Path, *, group: str | None, label: str | None = None
+    stack: Deployed,
+    kind: str,
+    file: Path,
+    *,
+    group: str | None,
+    label: str | None = None,
+    consent: str | None = None,
 ) -> tuple[str, str | None]:
     """Upload `file` as a voiceprint sample (kind "VoiceprintPrefix") or a recording to identify
-    ("IdentifyPrefix"); returns its key and version id. An ASCII label travels as x-amz-meta-label."""
+    ("IdentifyPrefix"); returns its key and version id. An ASCII label travels as x-amz-meta-label, the speaker's
+    consent reference as x-amz-meta-consent."""
     prefix = stack.parameters.get(kind) or DEFAULT_PREFIXES[kind]
     key = key_for(prefix, group, file, label)
-    extra = {"Metadata": {"label": label}} if label is not None and label.isascii() else {}
+    metadata = {"label": label} if label is not None and label.isascii() else {}
+    if consent is not None:
+        metadata["consent"] = consent
+    extra = {"Metadata": metadata} if metadata else {}
     bucket = stack.outputs["InputBucketName"]
     put = stack.client("s3").put_object(Bucket=bucket, Key=key, Body=file.read_bytes(), **extra)
     return key, put.get("VersionId")

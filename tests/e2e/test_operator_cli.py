@@ -14,7 +14,7 @@ from tests.e2e.helpers import settle
 from voiceprint_cli.__main__ import main
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.provisioning import SECRET_NAMES
-from voiceprint_local.stack import LocalStack, StackOptions, running
+from voiceprint_local.stack import LocalStack, StackOptions, running, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +41,22 @@ def test_enrol_uploads_with_the_label_and_waits_for_the_voiceprint(stack: LocalS
     assert "voiceprint succeeded   label 'Alice Martin'" in out
     record = stack.terminal_records()["voiceprints/ops/take-1.wav"]
     assert (record["label"], record["group"]) == ("Alice Martin", "ops/")
+
+
+def test_enrol_with_a_consent_reference_keeps_it_on_the_record_and_in_the_event(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    sample = tmp_path / "take-9.wav"
+    sample.write_bytes(wav_bytes(2.0, "bob"))
+    args = ["enrol", str(sample), "--label", "Bob", "--group", "consented", "--consent", "consent-2026-0042", "--wait"]
+    assert _cli(stack, *args)[0] == 0
+    record = stack.terminal_records()["voiceprints/consented/take-9.wav"]
+    assert record["consentRef"] == "consent-2026-0042"
+    assert wait_for(
+        lambda: any(e["detail"].get("consentRef") == "consent-2026-0042" for e in stack.published_events()), 10
+    )
+    code, _, err = _cli(stack, "enrol", str(sample), "--label", "Bob", "--consent", "café")
+    assert (code, err) == (3, "--consent: printable ASCII only (S3 metadata)\n")
 
 
 def test_a_label_s3_metadata_cannot_carry_names_the_object(stack: LocalStack, tmp_path: Path) -> None:

@@ -34,6 +34,14 @@ def test_a_record_becoming_terminal_is_announced_with_the_documented_detail() ->
     assert "emulator-v1:" not in put["Detail"]  # the voiceprint is never in an event
 
 
+def test_a_voiceprint_enrolled_with_consent_is_announced_with_its_reference() -> None:
+    modify = copy.deepcopy(load_event("dynamodb_stream_terminal_and_expired.json")["Records"][0])
+    modify["dynamodb"]["NewImage"]["consentRef"] = {"S": "consent-2026-0042"}
+    _, detail = event_for(modify)  # type: ignore[misc]
+    assert detail["consentRef"] == "consent-2026-0042"
+    assert "voiceprint" not in detail
+
+
 def test_expiry_and_deletion_are_told_apart() -> None:
     remove = load_event("dynamodb_stream_terminal_and_expired.json")["Records"][1]
     detail_type, detail = event_for(remove)  # type: ignore[misc]

@@ -16,7 +16,7 @@ from voiceprint import webhook_signature
 from voiceprint.budget_store import Charge
 from voiceprint.disposition import DeadLetter, Disposition, RetryLater
 from voiceprint.input_router import InputRouter
-from voiceprint.job_state import Outcome, Status
+from voiceprint.job_state import FailureCode, Outcome, Status
 from voiceprint.object_ref import record_keys
 from voiceprint.pyannote_client import Job, RateLimited, RequestRejected, TransientError
 from voiceprint.reconcile_service import ReconcileService
@@ -30,20 +30,19 @@ from voiceprint_local.audio_samples import wav_bytes
 PARENT_LOGGER = Logger()
 NOW = 1_700_000_000.0
 BUCKET = "input"
-SETTINGS = Settings.from_env(
-    {
-        "TABLE_NAME": "records",
-        "INPUT_BUCKET": BUCKET,
-        "WEBHOOK_URL": "https://hooks.example/webhooks/pyannote",
-        "MAX_SUBMIT_ATTEMPTS": "2",
-    }
-)
+SETTINGS_ENV = {
+    "TABLE_NAME": "records",
+    "INPUT_BUCKET": BUCKET,
+    "WEBHOOK_URL": "https://hooks.example/webhooks/pyannote",
+    "MAX_SUBMIT_ATTEMPTS": "2",
+}
+SETTINGS = Settings.from_env(SETTINGS_ENV)
 
 
 class World:
     """The submit function's service on fakes, with a clock the test moves."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings = SETTINGS) -> None:
         self.now = NOW
         self.store = FakeRecordStore()
         self.objects = FakeObjects()
@@ -54,7 +53,7 @@ class World:
         self.backlog = 0  # messages waiting in the input queue
         self.draw = 1.0  # what the service's random draws give
         self.submission = SubmitService(
-            settings=SETTINGS,
+            settings=settings,
             store=self.store,
             objects=self.objects,
             client=self.vendor,
@@ -66,7 +65,7 @@ class World:
             backlog=lambda: self.backlog,
         )
         removal = RemovalService(store=self.store, objects=self.objects, results=self.results)
-        self.router = InputRouter(settings=SETTINGS, submission=self.submission, removal=removal)
+        self.router = InputRouter(settings=settings, submission=self.submission, removal=removal)
 
     def upload(self, key: str, data: bytes | None = None, **metadata: str) -> str:
         obj = self.objects.put(BUCKET, key, wav_bytes(1.0, "alice") if data is None else data, **metadata)
@@ -202,6 +201,36 @@ def test_a_message_sent_back_for_the_rate_limit_returns_by_its_place_in_the_back
         world.handle("voiceprints/team/bob.wav")
     assert paused.value.delay_seconds >= min(delay, 12 * 3600) - 10
     assert len(world.vendor.calls) == 1
+
+
+def test_with_consent_required_an_enrolment_without_it_fails_unpaid_and_one_with_it_keeps_it() -> None:
+    """Issue 15: biometric data is enrolled with the speaker's consent on record (RequireConsent)."""
+    world = World(Settings.from_env({**SETTINGS_ENV, "REQUIRE_CONSENT": "true"}))
+    missing = world.upload("voiceprints/team/alice.wav")
+    assert world.handle("voiceprints/team/alice.wav") == [Disposition.REFUSED]
+    refused = world.store.get(record_keys(BUCKET, "voiceprints/team/alice.wav", missing))
+    assert refused is not None
+    assert (refused.status, refused.failure_code) == (Status.FAILED, FailureCode.NO_CONSENT)
+    assert "x-amz-meta-consent" in (refused.reason or "")
+    bad = world.upload("voiceprints/team/carol.wav", consent="ref\x1b[31m")
+    assert world.handle("voiceprints/team/carol.wav") == [Disposition.REFUSED]
+    assert world.record("voiceprints/team/carol.wav", bad)["code"] == FailureCode.NO_CONSENT
+    assert (world.vendor.calls, world.budget.charges) == ([], [])  # refused before anything is paid
+    given = world.upload("voiceprints/team/bob.wav", consent="consent-2026-0042")
+    assert world.handle("voiceprints/team/bob.wav") == [Disposition.SUBMITTED]
+    kept = world.store.get(record_keys(BUCKET, "voiceprints/team/bob.wav", given))
+    assert kept is not None
+    assert kept.consent_ref == "consent-2026-0042"
+    assert kept.public()["consentRef"] == "consent-2026-0042"
+
+
+def test_without_consent_required_a_given_reference_is_kept_and_none_is_needed(world: World) -> None:
+    plain = world.upload("voiceprints/team/alice.wav")
+    given = world.upload("voiceprints/team/bob.wav", consent="doc-sha256:ab12")
+    assert world.handle("voiceprints/team/alice.wav") == [Disposition.SUBMITTED]
+    assert world.handle("voiceprints/team/bob.wav") == [Disposition.SUBMITTED]
+    keys = [record_keys(BUCKET, f"voiceprints/team/{n}.wav", v) for n, v in (("alice", plain), ("bob", given))]
+    assert [r.consent_ref for r in map(world.store.get, keys) if r is not None] == [None, "doc-sha256:ab12"]
 
 
 def test_a_result_that_came_by_webhook_is_adopted_instead_of_paying_again(world: World) -> None:

@@ -57,6 +57,8 @@ def detail_of(record: Record) -> dict[str, Any]:
     }
     if kind is Kind.VOICEPRINT:
         detail["label"] = record.label
+        if record.consent_ref:
+            detail["consentRef"] = record.consent_ref
     if record.status is Status.FAILED:
         detail.update(failureCode=record.failure_code, reason=record.reason)
     if kind is Kind.IDENTIFY and record.status is Status.SUCCEEDED:

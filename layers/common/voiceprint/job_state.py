@@ -57,6 +57,7 @@ class FailureCode(StrEnum):
     QUOTA_EXCEEDED = "quota_exceeded"  # the group's or the stack's daily budget is spent: refused unpaid
     DUPLICATE_REQUEST = "duplicate_request"  # the same identification was requested within the dedup window
     VENDOR_INVALID = "vendor_invalid"  # pyannoteAI's answers for the job were outside its spec, again and again
+    NO_CONSENT = "no_consent"  # an enrolment without a usable consent reference while RequireConsent is on
 
 
 @frozen

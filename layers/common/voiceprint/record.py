@@ -25,6 +25,7 @@ ATTRIBUTES: tuple[tuple[str, str, str | None], ...] = (
     ("kind", "kind", "kind"),
     ("status", "status", "status"),
     ("label", "label", "label"),
+    ("consent_ref", "consentRef", "consentRef"),
     ("group", "group", "group"),
     ("job_id", "jobId", "jobId"),
     ("vendor_status", "vendorStatus", "vendorStatus"),
@@ -88,6 +89,7 @@ class Record:
     size: int | None = None
     group: str | None = None
     label: str | None = None  # a voiceprint's speaker
+    consent_ref: str | None = None  # the speaker's consent (x-amz-meta-consent), when given
     job_id: str | None = None
     vendor_status: str | None = None
     voiceprint: str | None = field(default=None, repr=False)

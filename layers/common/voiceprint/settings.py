@@ -71,6 +71,7 @@ class Settings:
     retry_max_delay_seconds: int
     dead_letter_queue_url: str
     input_queue_url: str
+    require_consent: bool
     submits_per_window: int
     rate_window_seconds: int
     reconcile_after_seconds: int
@@ -129,6 +130,8 @@ class Settings:
             # The queue a backlog waits in, and the rate that drains it (pyannoteAI: 100 submits a minute): a
             # message sent back for the rate limit returns by its place in the backlog (submit_service._paced).
             input_queue_url=env.get("INPUT_QUEUE_URL", ""),
+            # Biometric data: with it on, an enrolment must name the speaker's consent (x-amz-meta-consent).
+            require_consent=_bool(env, "REQUIRE_CONSENT", False),
             submits_per_window=_int(env, "SUBMITS_PER_WINDOW", 100, 1, 100_000),
             rate_window_seconds=_int(env, "RATE_WINDOW_SECONDS", 60, 1, 3600),
             # Outlives the function timeout and ends before the queue's visibility timeout: a crashed

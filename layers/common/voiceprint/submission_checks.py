@@ -59,6 +59,28 @@ def normalise_label(label: str) -> str:
     return unicodedata.normalize("NFC", label)
 
 
+MAX_CONSENT_CHARS = 256
+
+
+def check_consent(reference: str | None, *, required: bool) -> str | None:
+    """An enrolment's consent reference (x-amz-meta-consent: a consent record's id, a signed document's hash), kept
+    on the record and announced with the voiceprint. Refused unpaid when required and missing, or unusable."""
+    if reference is None or not reference.strip():
+        if required:
+            raise Refusal(
+                FailureCode.NO_CONSENT,
+                "this stack enrols only with the speaker's consent on record: set x-amz-meta-consent to its "
+                "reference (an id or a document hash)",
+            )
+        return None
+    reference = reference.strip()
+    if len(reference) > MAX_CONSENT_CHARS or not reference.isprintable():
+        raise Refusal(
+            FailureCode.NO_CONSENT, f"the consent reference is not usable (printable, at most {MAX_CONSENT_CHARS})"
+        )
+    return reference
+
+
 def check_label(label: str) -> str:
     label = normalise_label(label)
     problem = source_key.label_problem(label)

@@ -37,8 +37,10 @@ def plan(
     objects: ObjectReader,
     records: RecordReader,
     voiceprint_prefix: str,
+    require_consent: bool = False,
 ) -> Plan:
-    """Refuse (Refusal) what pyannoteAI would refuse or could not load, else say what to submit."""
+    """Refuse (Refusal) what pyannoteAI would refuse or could not load, or an enrolment without the consent
+    reference the stack requires, else say what to submit."""
     problem = submission_checks.key_problem(ref.key)
     if problem:
         raise Refusal(FailureCode.INVALID_KEY, problem)
@@ -60,4 +62,5 @@ def plan(
         return Plan({"candidates": [c["label"] for c in candidates]}, candidates, seconds)
     # The object's own metadata wins over its file name (x-amz-meta-label), read from the header GET.
     label = submission_checks.check_label(first.metadata.get("label") or source.stem)
-    return Plan({"label": label}, [], seconds)
+    consent = submission_checks.check_consent(first.metadata.get("consent"), required=require_consent)
+    return Plan({"label": label, **({"consentRef": consent} if consent else {})}, [], seconds)

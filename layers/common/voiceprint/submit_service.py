@@ -134,6 +134,7 @@ class SubmitService:
                 objects=self._objects,
                 records=self._store,
                 voiceprint_prefix=self._settings.voiceprint_prefix,
+                require_consent=self._settings.require_consent,
             )
             adopted = self._adopt(ref, claim, planned.details)
             if adopted:
