@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -159,6 +160,7 @@ def poller_permissions(source_arn: str, on_failure: str | None) -> list[tuple[st
     return needed
 
 
+_OBJECT_READS = ("HeadObject", "GetObject")
 # The error code each service answers a denied call with.
 DENIED_CODES = {"s3": "AccessDenied", "sqs": "AccessDenied"}  # the others: AccessDeniedException
 
@@ -180,6 +182,7 @@ class Enforcer:
         self._current = current
         self.denied: list[str] = []
         self.checked: set[tuple[str, str, str]] = set()  # (function, action, resource) allowed and used
+        self._asked = threading.local()  # the bucket of this thread's last S3 object read (for its answer)
 
     def check(self, params: Mapping[str, Any], model: Any, **_: Any) -> None:
         from botocore.exceptions import ClientError
@@ -190,6 +193,8 @@ class Enforcer:
         service = model.service_model.service_name
         role_arn, policy = self._roles[function]
         mapper = REQUIRED.get((service, model.name))
+        if service == "s3" and model.name in _OBJECT_READS:
+            self._asked.bucket = params.get("Bucket")
         pairs = mapper(self._where, params) if mapper else [(f"{service}:{model.name}", "(no mapping)")]
         for action, resource in pairs:
             if mapper is not None and allowed(policy, action, resource):
@@ -214,6 +219,26 @@ class Enforcer:
             self.checked.add((function, action, resource))
         return ok
 
+    def missing_object(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        """S3 tells a caller that an object is not there (404) only when its role may list the bucket
+        (s3:ListBucket); any other caller gets 403, as if it were denied. moto answers 404 to everyone."""
+        function = self._current()
+        if function is None or model.name not in _OBJECT_READS:
+            return
+        if (parsed.get("Error") or {}).get("Code") not in ("404", "NoSuchKey", "NoSuchVersion", "NotFound"):
+            return
+        bucket = f"arn:aws:s3:::{getattr(self._asked, 'bucket', '')}"
+        if self.permits(function, "s3:ListBucket", bucket):
+            return
+        parsed["Error"] = {"Code": "403" if model.name == "HeadObject" else "AccessDenied", "Message": "Forbidden"}
+        parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = 403
+
     def install(self, events: Any) -> Callable[[], None]:
         events.register("before-parameter-build", self.check, unique_id="voiceprint-local-iam")
-        return lambda: events.unregister("before-parameter-build", unique_id="voiceprint-local-iam")
+        events.register("after-call.s3", self.missing_object, unique_id="voiceprint-local-iam-404")
+
+        def uninstall() -> None:
+            events.unregister("before-parameter-build", unique_id="voiceprint-local-iam")
+            events.unregister("after-call.s3", unique_id="voiceprint-local-iam-404")
+
+        return uninstall

@@ -64,6 +64,22 @@ def test_without_change_message_visibility_the_submit_function_cannot_defer_a_re
         assert all("the submit function" in d for d in stack.iam.denied)
 
 
+def test_without_list_bucket_a_deletion_cannot_be_confirmed_so_the_records_would_stay(tmp_path: Path) -> None:
+    """S3 answers a read of an object that is gone with 404 only to a role that may list the bucket, 403 to any
+    other; the local stack answers as S3 does. Before s3:ListBucket was granted (issue 14's review), this is what
+    every deletion met in AWS: the removal was never confirmed, and the voiceprint outlived its source."""
+    altered = _without(tmp_path, "Action: [s3:ListBucket]", "Action: [s3:GetBucketLocation]")
+    options = StackOptions(template_path=altered, log_level="CRITICAL", metrics=False)
+    with running(options) as stack:
+        key = "voiceprints/kept.wav"
+        stack.upload(key, wav_bytes(1.0, "alice"))
+        assert wait_for(lambda: key in stack.terminal_records(), timeout=30)
+        stack.client("s3").delete_object(Bucket=stack.bucket, Key=key)  # a delete marker
+        assert not wait_for(lambda: key not in stack.terminal_records(), timeout=5)
+        assert stack.iam is not None
+        assert stack.iam.denied == []  # nothing was denied outright: S3 said 403 where it would have said 404
+
+
 def test_a_mapping_whose_role_cannot_poll_its_queue_stops_the_stack_as_aws_refuses_it(tmp_path: Path) -> None:
     altered = _without(tmp_path, SUBMIT_POLLS, "sqs:DeleteMessage, sqs:GetQueueAttributes")
     with pytest.raises(PermissionError, match=r"submit function's event source mapping.*sqs:ReceiveMessage"):
