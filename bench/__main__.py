@@ -199,6 +199,12 @@ def _render_calls(c: calls.CallCounts) -> list[str]:
             f"{per('submit', 'dynamodb', 'TransactWriteItems'):.2f} + jobId), "
             f"webhook {per('webhook', 'dynamodb', *calls.WRITES):.2f} (result)",
         ),
+        (
+            "DynamoDB writes, rate counter",
+            "0",
+            f"{c.by(lambda f, s, op: s == calls.RATE_COUNTER and op in calls.WRITES) / c.jobs:.2f}",
+            "the vendor's limit shared by every container: a block of tokens per write (voiceprint/rate_allowance.py)",
+        ),
         ("S3 GetObject (ranged header read)", "n/a", f"{per('submit', 's3', 'GetObject'):.2f}", "one 64 KiB block"),
         (
             "EventBridge PutEvents",
@@ -307,7 +313,9 @@ def _render_cost(box: containers.ContainerResults, c: calls.CallCounts, t: throu
         submit_ms_per_job=submit_wall,
         webhook_ms=webhook_wall,
         memory_mb=memory,
-        table_writes_per_job=c.by(lambda f, s, op: s == "dynamodb" and op in calls.WRITES) / c.jobs,
+        # The rate counter's writes are table writes too (one unit each, no index attribute).
+        table_writes_per_job=c.by(lambda f, s, op: s in ("dynamodb", calls.RATE_COUNTER) and op in calls.WRITES)
+        / c.jobs,
         result_item_bytes=c.result_item_bytes,
         transactions_per_job=c.by(lambda f, s, op: s == "dynamodb" and op == "TransactWriteItems") / c.jobs,
         s3_gets_per_job=c.calls[("submit", "s3", "GetObject")] / c.jobs,

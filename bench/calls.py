@@ -14,9 +14,11 @@ import boto3
 
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.reliability.capture import captured_output
+from voiceprint_local.reliability.pacing import touches_rate_counter
 from voiceprint_local.stack import LocalStack, StackOptions, wait_for
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+RATE_COUNTER = "dynamodb (rate counter)"  # the shared rate counter's calls (voiceprint/rate_token_store.py), apart
 
 
 @dataclass
@@ -61,22 +63,24 @@ class _Hooks:
         self.attempts: Counter[tuple[str, str, str]] = Counter()
         self.params: Counter[tuple[str, str, str]] = Counter()
 
-    def _key(self, event_name: str) -> tuple[str, str, str]:
+    def _key(self, event_name: str, kwargs: dict[str, Any]) -> tuple[str, str, str]:
         _, service, operation = event_name.split(".", 2)
+        if service == "dynamodb" and touches_rate_counter(kwargs):
+            service = RATE_COUNTER
         return (self.stack.current_function() or "-", service, operation)
 
-    def on_call(self, event_name: str, **_: Any) -> None:
+    def on_call(self, event_name: str, **kwargs: Any) -> None:
         with self.lock:
-            self.calls[self._key(event_name)] += 1
+            self.calls[self._key(event_name, kwargs)] += 1
 
-    def on_send(self, event_name: str, **_: Any) -> None:
+    def on_send(self, event_name: str, **kwargs: Any) -> None:
         with self.lock:
-            self.attempts[self._key(event_name)] += 1
+            self.attempts[self._key(event_name, kwargs)] += 1
 
-    def on_params(self, event_name: str, **_: Any) -> None:
+    def on_params(self, event_name: str, **kwargs: Any) -> None:
         # Fired for API calls and presigns alike; a presign is one with no `before-call` to match.
         with self.lock:
-            self.params[self._key(event_name)] += 1
+            self.params[self._key(event_name, kwargs)] += 1
 
 
 def count(uploads: int, *, timeout: float) -> CallCounts:

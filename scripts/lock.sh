@@ -10,7 +10,7 @@ tools="$(mktemp -d)"
 trap 'rm -rf "$tools"' EXIT
 "$(find_python312)" -m venv "$tools"
 "$tools/bin/python" -m pip install --quiet --disable-pip-version-check pip-tools==7.6.2
-for set in pip lambda local embeddings dev tools scan awscli; do
+for set in pip lambda local embeddings dev tools scan awscli plot; do
   "$tools/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras --no-header \
     --no-emit-index-url --no-emit-find-links --resolver=backtracking \
     -o "requirements-$set.lock" "requirements-$set.txt"

@@ -2,7 +2,8 @@
 
 `FakeRecordStore` keeps the adapters' semantics (conditional writes, index projections, pages); the contract
 suite (tests/contract/test_record_store.py) runs the same assertions against it and against JobStore on moto, so
-it cannot drift from the real thing. The other fakes are simple recorders with scripted answers.
+it cannot drift from the real thing; so does `FakeRateTokens` (tests/contract/test_rate_tokens.py). The other fakes
+are simple recorders with scripted answers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from voiceprint.job_store import ApplyResult, Claim, ClaimHeld, LostClaim
 from voiceprint.object_ref import ObjectRef, partition_key
 from voiceprint.object_source import ObjectGone, ObjectRead
 from voiceprint.pyannote_client import Job, JobCreated, JobNotFound
+from voiceprint.rate_allowance import Grant, block_size
 from voiceprint.record import EARLY_BOUND, Record
 from voiceprint.record_queries import PENDING_SHARD, Page, group_key
 from voiceprint_local import template
@@ -280,6 +282,7 @@ class FakeObjects:
     def __init__(self) -> None:
         self.versions: dict[tuple[str, str], list[StoredObject]] = {}
         self.presigned: list[str] = []
+        self.reads: list[tuple[str, str]] = []  # (key, range) of each read
 
     def put(self, bucket: str, key: str, data: bytes, **metadata: str) -> StoredObject:
         versions = self.versions.setdefault((bucket, key), [])
@@ -298,6 +301,7 @@ class FakeObjects:
         return found[-1]
 
     def read(self, bucket: str, key: str, version_id: str | None, start: int, end: int) -> ObjectRead:
+        self.reads.append((key, f"{start}-{end}"))
         obj = self._find(bucket, key, version_id)
         return ObjectRead(obj.data[start : end + 1], obj.version_id, obj.etag, len(obj.data), dict(obj.metadata))
 
@@ -403,6 +407,36 @@ class FakeBudget:
             return ChargeResult(self.refuse)
         self.charges.append({"keys": dict(record_keys), "group": group, "seconds": audio_seconds, "dedup": dedup_key})
         return ChargeResult(Charge.CHARGED)
+
+
+class FakeRateTokens:
+    """The shared counter in memory: the same answers as rate_token_store.RateTokenStore (tests/contract)."""
+
+    def __init__(self) -> None:
+        self.windows: dict[str, tuple[int, int]] = {}  # endpoint -> (window, used)
+        self.writes = 0
+
+    def take(self, endpoint: str, window: int, want: int, limit: int, sharers: int = 1) -> Grant:
+        held, used = self.windows.get(endpoint, (-1, 0))
+        if held > window:
+            return Grant(0, limit)
+        if held < window:
+            held, used = window, 0
+        granted = block_size(want, limit, used, sharers) if used < limit else 0
+        if granted:
+            self.windows[endpoint] = (held, used + granted)
+            self.writes += 1
+        return Grant(granted, used + granted)
+
+    def spend(self, endpoint: str, window: int, used: int) -> None:
+        held, was = self.windows.get(endpoint, (-1, 0))
+        if held < window or (held == window and was < used):
+            self.windows[endpoint] = (window, used)
+            self.writes += 1
+
+    def used(self, endpoint: str, window: int) -> int:
+        held, used = self.windows.get(endpoint, (-1, 0))
+        return used if held == window else 0
 
 
 class FakeSecret:

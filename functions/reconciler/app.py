@@ -21,12 +21,14 @@ settings = get_settings().require("table_name", "api_key_secret_id")
 
 def build_service(*, clock: Callable[[], float] = time.time) -> ReconcileService:
     """The service as this function runs it; the tests pass their own clock (the seam, instead of patching)."""
+    dynamodb = wiring.dynamodb()
     return ReconcileService(
         settings=settings,
-        store=wiring.job_store(settings),
+        store=wiring.job_store(settings, dynamodb),
         client=wiring.pyannote_client(settings, wiring.secretsmanager()),
         results=wiring.result_store(settings),
         clock=clock,
+        allowance=wiring.read_allowance(settings, dynamodb),
     )
 
 

@@ -59,6 +59,7 @@ def build_service(
         rand=rand,
         on_adopted=on_adopted,
         backlog=Backlog(sqs, settings.input_queue_url, clock=clock),
+        allowance=wiring.submit_allowance(settings, dynamodb),
     )
     removal = RemovalService(store=records, objects=objects, results=wiring.result_store(settings, s3))
     return InputRouter(settings=settings, submission=submission, removal=removal)
@@ -82,4 +83,5 @@ def record_handler(record: Mapping[str, Any]) -> list[Disposition]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
+    service.expect(len(event.get("Records") or ()))
     return process_partial_response(event, record_handler, expected=(RetryLater, DeadLetter))

@@ -15,6 +15,7 @@ from voiceprint.webhook_service import WebhookRequest, WebhookService
 
 if TYPE_CHECKING:
     from voiceprint.pyannote_client import PyannoteClient
+    from voiceprint.rate_allowance import RateAllowance
 
 logger = Logger()
 metrics = Metrics()
@@ -29,13 +30,23 @@ def _client() -> PyannoteClient:
     return wiring.pyannote_client(settings, secrets, timeout_seconds=min(4, settings.http_timeout_seconds))
 
 
+dynamodb = wiring.dynamodb()
+
+
+@lru_cache(maxsize=1)
+def _reads() -> RateAllowance:
+    # The job-read limit, shared with the reconciler: drawn on by status-only webhooks alone.
+    return wiring.read_allowance(settings, dynamodb)
+
+
 service = WebhookService(
     settings=settings,
-    store=wiring.job_store(settings),
+    store=wiring.job_store(settings, dynamodb),
     secrets=wiring.secret(settings.webhook_secret_id, settings, secrets),
     ref_keys=wiring.secret(settings.ref_key_secret_id, settings, secrets),
     client=_client,
     results=wiring.result_store(settings),
+    reads=_reads,
 )
 
 

@@ -190,8 +190,10 @@ class Emulator:
                     "X-RateLimit-Reset": str(int(reset)),
                     "Retry-After": str(retry_after),
                 }
+                self.stats.limited_per_window[(group, window)] += 1
                 return 429, {"requestId": str(uuid.uuid4()), "message": "Too many requests"}, headers
             self._windows[group] = (current, used + 1)
+            self.stats.passed_per_window[(group, window)] += 1
             return 200, None, {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(limit - used - 1)}
 
     def _route(self, method: str, path: str, query: str, payload: Any) -> tuple[int, Any]:

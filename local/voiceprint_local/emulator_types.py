@@ -96,6 +96,9 @@ class Stats:
     timeouts_by_url: Counter[str] = field(default_factory=Counter)  # which objects' answers were lost
     trickled_bytes: int = 0  # of trickled raw answers, sent before the client gave up (or the end)
     hostile_answers: Counter[str] = field(default_factory=Counter)
+    # Per rate-limit group and window index: requests let through and answered 429 (the reliability run's pacing).
+    passed_per_window: Counter[tuple[str, int]] = field(default_factory=Counter)
+    limited_per_window: Counter[tuple[str, int]] = field(default_factory=Counter)
 
 
 def iso(ts: float) -> str:

@@ -9,6 +9,7 @@ Every handler module has `lambda_handler` and `logger` (HandlerModule); those th
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -76,6 +77,24 @@ def load(names: Iterable[str], *, log_level: str, faults: FaultInjector) -> dict
     submit = cast("SubmitModule", modules["submit"])
     submit.service = submit.build_service(store=faults.submit_store(get_settings()), on_adopted=faults.count_adopted)
     return modules
+
+
+def submit_container(index: int, *, log_level: str, faults: FaultInjector) -> ModuleType:
+    """Another container of the submit function: its module executed again under a name of its own, so it has its
+    own clients, service, pause and share of the rate limit, and shares nothing in memory with the others (as
+    Lambda's containers share nothing but what is in AWS)."""
+    import functions.submit.app as first
+    from voiceprint.settings import get_settings
+
+    spec = importlib.util.spec_from_file_location(f"functions.submit.app_container{index}", str(first.__file__))
+    if spec is None or spec.loader is None:
+        raise ImportError("functions/submit/app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    submit = cast("SubmitModule", module)
+    submit.logger.setLevel(log_level)
+    submit.service = submit.build_service(store=faults.submit_store(get_settings()), on_adopted=faults.count_adopted)
+    return module
 
 
 def unload(names: Iterable[str]) -> None:

@@ -5,9 +5,10 @@ ways of pacing. Not the local stack: no moto, no HTTP, a million uploads in a mi
 - `container` (as built): each container finds the limit on its own. After a 429 it stops calling the API until the
   window ends; the messages it holds go back with `backoff.retry_delay` (Retry-After plus a jitter that doubles with
   the receive count, capped at RETRY_MAX_DELAY_SECONDS), as the submit service does.
-- `shared` (issue 14's plan): one budget per window for every container, taken in blocks of `block` tokens with one
-  conditional write each; a container with no token sends its messages back until the next window, without a
-  request. The vendor's windows are the budget's, so no 429 is met.
+- `shared` (as built since issue 14, `voiceprint/rate_allowance.py`): one budget per window for every container,
+  taken in blocks of `block` tokens with one conditional write each, a block shrinking to the room left divided
+  among the containers; a container with no token sends its messages back by their place in the backlog, without
+  a request. The vendor's windows are the budget's, so no 429 is met.
 
 What it reports: the drain time in windows against the ideal (uploads / limit), 429s, messages that reached the
 redrive's receive limit (dead-lettered: kept, but out of the pipeline until redriven), messages that expired (SQS
@@ -24,7 +25,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voiceprint import backoff
+from voiceprint import backoff, rate_allowance
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Model:
     window: float = 60.0
     batch: int = 5  # SubmitBatchSize
     block: int = 5  # shared pacing: tokens taken per budget write
+    shrink: bool = True  # shared pacing: blocks shrink to the room left over the containers (as built)
+    least_block: int = rate_allowance.LEAST_BLOCK  # shared: a block is at most the batch's messages left, or this
     spread_by_backlog: bool = False  # shared pacing: a message without a token returns when its turn may come
     submit_seconds: float = 0.25  # one submission, read to jobId write (Lambda, warm)
     bounce_seconds: float = 0.01  # a message sent back without a request
@@ -104,7 +107,7 @@ class _Simulation:
         heapq.heapify(self.queue)
         self.used: dict[int, int] = {}  # vendor window -> submits made
         self.budget: dict[int, int] = {}  # shared budget: window -> tokens taken
-        self.tokens = [(-1, 0)] * model.containers  # container -> (window, tokens left)
+        self.tokens = [(-1, 0, False)] * model.containers  # container -> (window, tokens left, window spent)
         self.paused_until = [0.0] * model.containers
         self.expired: list[int] = []  # objects whose message expired, not yet swept back
         self.open = n
@@ -128,9 +131,9 @@ class _Simulation:
                     break
                 heapq.heappush(containers, (max(wake, now + 0.001), c))
                 continue
-            for i in batch:
+            for k, i in enumerate(batch):
                 events += 1
-                now = self._handle(i, c, now)
+                now = self._handle(i, c, now, len(batch) - k)
             heapq.heappush(containers, (now, c))
         return self.out
 
@@ -172,22 +175,33 @@ class _Simulation:
         heapq.heappush(self.queue, (now + delay, i))
         return now + m.bounce_seconds
 
-    def _handle(self, i: int, c: int, now: float) -> float:
-        """One message in container `c` at `now`; returns when the container is free again."""
+    def _handle(self, i: int, c: int, now: float, upcoming: int) -> float:
+        """One message in container `c` at `now`, with `upcoming` messages of its batch left (this one included);
+        returns when the container is free again."""
         m, out = self.m, self.out
         window = int(now // m.window)
         window_end = (window + 1) * m.window
         if m.pacing == "shared":
-            have, left = self.tokens[c]
-            if have != window or left == 0:
+            have, left, spent = self.tokens[c]
+            if have != window:
+                left, spent = 0, False
+            if left == 0 and not spent:
                 taken = self.budget.get(window, 0)
-                grant = max(0, min(m.block, m.limit - taken))
-                out.budget_writes += 1 if grant else 0
+                want = rate_allowance.block_size(
+                    min(m.block, max(m.least_block, upcoming)),
+                    m.limit,
+                    taken,
+                    m.containers if m.shrink else 1,
+                )
+                grant = max(0, min(want, m.limit - taken))
+                # Billed as the adapter makes them: a window's first take fails its condition and starts the
+                # window with a second write; a take from a spent window is one refused write.
+                out.budget_writes += 1 if window in self.budget else 2
                 self.budget[window] = taken + grant
-                have, left = self.tokens[c] = (window, grant)
+                left, spent = grant, grant == 0
+            self.tokens[c] = (window, max(0, left - 1), spent)
             if left == 0:
                 return self._back(i, now, window_end - now, by_backlog=m.spread_by_backlog)
-            self.tokens[c] = (have, left - 1)
         elif now < self.paused_until[c]:
             return self._back(i, now, self.paused_until[c] - now, by_backlog=m.spread_by_backlog)
         if self.used.get(window, 0) >= m.limit:
@@ -244,30 +258,36 @@ class Scenario:
 
 # The burst of docs/RELIABILITY.md as measured on the local stack (its "duration" and windows), to check the model.
 LOCAL_BURST_SECONDS, LOCAL_BURST_WINDOWS = 923.1, 77
-# As built: container pacing, messages sent back for the limit returned by their place in the backlog.
+# Messages sent back for the limit return by their place in the backlog (since stop 25).
 BUILT = True
+
+
+def _shared(uploads: int, containers: int, **more: float) -> Model:
+    """As built: the shared budget, messages without a token returned by their place in the backlog."""
+    return Model(uploads, containers, "shared", spread_by_backlog=BUILT, **more)  # type: ignore[arg-type]
+
+
 SCENARIOS = (
     *(Scenario(f"10,000 at once, backoff alone (before), {_containers(c)}", Model(10_000, c)) for c in (1, 2, 4)),
     *(
-        Scenario(f"10,000 at once, as built, {_containers(c)}", Model(10_000, c, spread_by_backlog=BUILT))
+        Scenario(
+            f"10,000 at once, pacing per container (stop 25), {_containers(c)}",
+            Model(10_000, c, spread_by_backlog=BUILT),
+        )
         for c in (1, 2, 4)
     ),
+    *(Scenario(f"10,000 at once, shared budget (as built), {_containers(c)}", _shared(10_000, c)) for c in (1, 2, 4)),
     Scenario(
-        "10,000 at once, shared budget (planned), 4 containers", Model(10_000, 4, "shared", spread_by_backlog=BUILT)
+        "10,000 at once, shared budget with blocks that never shrink, 4 containers",
+        Model(10_000, 4, "shared", spread_by_backlog=BUILT, shrink=False),
     ),
     Scenario("100,000 at once, backoff alone (before), 2 containers", Model(100_000)),
-    Scenario("100,000 at once, as built, 2 containers", Model(100_000, spread_by_backlog=BUILT)),
-    Scenario("1,000,000 at once, as built, 2 containers", Model(1_000_000, spread_by_backlog=BUILT)),
-    Scenario(
-        "1,000,000 at once, shared budget (planned), 2 containers",
-        Model(1_000_000, 2, "shared", spread_by_backlog=BUILT),
-    ),
-    Scenario(
-        "10,000 at once, retention shortened to 1 h, no sweep", Model(10_000, retention=3600.0, spread_by_backlog=BUILT)
-    ),
+    Scenario("100,000 at once, shared budget (as built), 2 containers", _shared(100_000, 2)),
+    Scenario("1,000,000 at once, shared budget (as built), 2 containers", _shared(1_000_000, 2)),
+    Scenario("10,000 at once, retention shortened to 1 h, no sweep", _shared(10_000, 2, retention=3600.0)),
     Scenario(
         "10,000 at once, retention 1 h, sweep every 10 min",
-        Model(10_000, retention=3600.0, sweep_every=600.0, sweep_age=600.0, spread_by_backlog=BUILT),
+        _shared(10_000, 2, retention=3600.0, sweep_every=600.0, sweep_age=600.0),
     ),
     # The local stack's committed burst (docs/RELIABILITY.md above): 2,500 uploads, one container, 12 s windows,
     # backoff shortened 5 times, and the stack's own pace (its measured duration over the uploads).
@@ -280,6 +300,7 @@ SCENARIOS = (
             retry_base=2.0,
             retry_cap=180.0,
             submit_seconds=LOCAL_BURST_SECONDS / 2_500,
+            pacing="shared",
             spread_by_backlog=BUILT,
         ),
     ),
@@ -305,13 +326,16 @@ def section(scenarios: tuple[Scenario, ...] = SCENARIOS) -> str:
             "`scripts/scale-model.sh` (`local/voiceprint_local/scale_model.py`): the input queue (receive counts, the "
             "redrive after 50 receives, retention), N submit containers taking batches of 5, pyannoteAI's limit of "
             "100 submits per 60 s window, 0.25 s per submission, and our backoff (`backoff.retry_delay`, 10 s base, "
-            "900 s cap). Each container finds the limit on its own and pauses after a 429. *Backoff alone* is how a "
-            "message sent back for the limit returned before issue 14: after the 429's Retry-After plus a jitter "
-            "that doubles with its receive count. *As built*, it returns at a random point of the time the limit "
-            "needs to drain the backlog ahead (`submit_service._paced`, the depth read from SQS), if later. *Shared "
-            "budget* (issue 14's plan, not built yet): one budget per window for every container, taken in blocks of "
-            "5 tokens per conditional write, so no container meets a 429. A sweep puts objects with no record and no "
-            "message back on the queue, as `voiceprint sweep` does.",
+            "900 s cap). *Backoff alone* is how pacing worked before issue 14: each container found the limit on its "
+            "own, paused after a 429, and sent the message back after the 429's Retry-After plus a jitter that "
+            "doubles with its receive count. *Pacing per container* (stop 25) returns it instead at a random point "
+            "of the time the limit needs to drain the backlog ahead (`submit_service._paced`, the depth read from "
+            "SQS), if later. *Shared budget* (as built): one budget per window for every container "
+            "(`voiceprint/rate_allowance.py`), taken in blocks of 5 tokens per conditional write that shrink to the "
+            "room left divided among the containers, so no container meets a 429; a message without a token returns "
+            "by its place in the backlog. Budget writes are counted as the adapter bills them (a window's first take "
+            "costs two, a refused take one). A sweep puts objects with no record and no message back on the queue, "
+            "as `voiceprint sweep` does.",
             "",
             "| scenario | windows to the last submission / ideal | 429s | receives per upload "
             "| dead-lettered (after 50 receives) | messages expired | swept back | lost | budget writes per job |",

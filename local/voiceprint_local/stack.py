@@ -93,6 +93,9 @@ class StackOptions:
     # A `sam build` output: run each function from its artifact, in a process of its own, instead of from source
     # (no fault injection there: the chaos run's seams are in the stack's process).
     artifacts: Path | None = None
+    # Submit containers polling the input queue at once (in-process functions only): each its own module, clients,
+    # pause and share of the rate limit, as Lambda runs up to SubmitMaxConcurrency of them.
+    submit_containers: int = 1
 
 
 class LocalStack:
@@ -109,7 +112,10 @@ class LocalStack:
         self.api: LocalHttpApi | None = None
         self.resources: provisioning.Resources | None = None
         self.handlers: dict[str, ModuleType | artifact_functions.ArtifactFunction] = {}
-        self._locks = {name: threading.Lock() for name in FUNCTIONS}
+        self._locks = {(name, 0): threading.Lock() for name in FUNCTIONS}
+        self._locks.update({("submit", i): threading.Lock() for i in range(1, self.options.submit_containers)})
+        self._counting = threading.Lock()
+        self._submit_containers: list[Any] = []  # the submit function's containers after the first
         self.invocations: dict[str, int] = dict.fromkeys(FUNCTIONS, 0)
         self.errors: list[str] = []
         self.faults = FaultInjector(self.options.faults)
@@ -198,19 +204,20 @@ class LocalStack:
         if opts.enforce_iam:
             self._enforce_iam(mappings)
         self._load_handlers()
-        dispatcher = SqsEventSource(
-            self.client("sqs"),
-            queue_url=res.queue_url,
-            queue_arn=res.queue_arn,
-            region=REGION,
-            invoke=self._invoker("submit"),
-            wait_seconds=opts.poll_wait_seconds,
-            faults=self.faults,
-            errors=self.errors,
-            stop=self._stop,
-            mapping=mappings["submit"],
-        )
-        self._spawn("sqs-dispatcher", dispatcher.run)
+        for container in range(opts.submit_containers):
+            dispatcher = SqsEventSource(
+                self.client("sqs"),
+                queue_url=res.queue_url,
+                queue_arn=res.queue_arn,
+                region=REGION,
+                invoke=self._invoker("submit", container),
+                wait_seconds=opts.poll_wait_seconds,
+                faults=self.faults,
+                errors=self.errors,
+                stop=self._stop,
+                mapping=mappings["submit"],
+            )
+            self._spawn(f"sqs-dispatcher-{container}", dispatcher.run)
         schedule = Schedule(
             self._invoker("reconciler"), every_seconds=opts.reconcile_every_seconds, errors=self.errors, stop=self._stop
         )
@@ -341,6 +348,8 @@ class LocalStack:
     def _load_handlers(self) -> None:
         opts = self.options
         if opts.artifacts is not None:
+            if opts.submit_containers > 1:
+                raise ValueError("several submit containers run from source only (submit_containers with artifacts)")
             self.handlers.update(
                 artifact_functions.start(
                     opts.artifacts,
@@ -357,19 +366,25 @@ class LocalStack:
 
         self._env.set(self.function_env())
         self.handlers.update(inprocess_functions.load(FUNCTIONS, log_level=opts.log_level, faults=self.faults))
+        self._submit_containers = [
+            inprocess_functions.submit_container(i, log_level=opts.log_level, faults=self.faults)
+            for i in range(1, opts.submit_containers)
+        ]
 
     # -- event sources -------------------------------------------------------------------------------------
-    def _invoker(self, name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    def _invoker(self, name: str, container: int = 0) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            with self._locks[name]:  # one container per function: invocations never overlap
-                self.invocations[name] += 1
+            handler = self.handlers[name] if container == 0 else self._submit_containers[container - 1]
+            with self._locks[(name, container)]:  # one invocation at a time per container
+                with self._counting:
+                    self.invocations[name] += 1
                 self._current.name = name
                 try:
-                    return dict(self.handlers[name].lambda_handler(event, context))
+                    return dict(handler.lambda_handler(event, context))
                 finally:
                     self._current.name = None
                     if not self.options.metrics:
-                        inprocess_functions.clear_metrics(self.handlers[name])
+                        inprocess_functions.clear_metrics(handler)
 
         return invoke
 

@@ -22,6 +22,7 @@ def test_a_successful_job_costs_the_floor_plus_the_claim_and_budget_writes() -> 
         "webhook writes": counts.per_job(counts.calls, *[("webhook", "dynamodb", op) for op in calls.WRITES]),
         "header reads": counts.per_job(counts.calls, ("submit", "s3", "GetObject")),
     }
+    rate_writes = counts.by(lambda f, service, op: service == calls.RATE_COUNTER and op in calls.WRITES)
     assert per_job == {
         "presigns": 1,
         "posts": 1,
@@ -30,6 +31,8 @@ def test_a_successful_job_costs_the_floor_plus_the_claim_and_budget_writes() -> 
         "webhook writes": 1,  # the result
         "header reads": 1,
     }
+    # The shared rate counter: a block of tokens per write (a new window's first take may cost two), never one a job.
+    assert 1 <= rate_writes < counts.jobs
     # One fetch per secret and function container, whatever the number of jobs: the API key (submit) or the webhook
     # secret (webhook), and the ref key that binds webhook URLs to their records (both).
     secrets = {f: n for (f, service, _), n in counts.calls.items() if service == "secrets-manager"}

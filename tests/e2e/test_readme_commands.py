@@ -47,7 +47,9 @@ RUN = {
     "scripts/run-local.sh --embeddings": "test_the_demo_with_real_embeddings",
     "scripts/run-local.sh serve": "test_serve_and_the_commands_shown_with_it",
     "scripts/run-local.sh": "test_the_run_command",
-    "scripts/reliability.sh --burst-uploads 1000 --chaos-uploads 200 --seed 11": "test_the_small_reliability_run",
+    "scripts/reliability.sh --burst-uploads 1000 --chaos-uploads 200 --pacing-uploads 0 --seed 11": (
+        "test_the_small_reliability_run"
+    ),
     "export AWS_ACCESS_KEY_ID=local": "test_serve_and_the_commands_shown_with_it",
     "aws --endpoint-url http://127.0.0.1:4566": "test_serve_and_the_commands_shown_with_it",
     "scripts/voiceprint --local": "test_serve_and_the_commands_shown_with_it",
@@ -118,7 +120,7 @@ def test_the_demo_with_real_embeddings() -> None:
 @pytest.mark.timeout(1800)  # a whole script run, venv included
 def test_the_small_reliability_run() -> None:
     committed = (ROOT / "docs" / "RELIABILITY.md").read_bytes()
-    _shell("scripts/reliability.sh --burst-uploads 1000 --chaos-uploads 200 --seed 11", timeout=1500)
+    _shell("scripts/reliability.sh --burst-uploads 1000 --chaos-uploads 200 --pacing-uploads 0 --seed 11", timeout=1500)
     assert (ROOT / "docs" / "RELIABILITY.md").read_bytes() == committed  # a small run never overwrites the figures
     report = (ROOT / "local-data" / "RELIABILITY-small.md").read_text()
     assert "FAIL" not in report

@@ -264,7 +264,10 @@ def test_throttling_does_not_spend_the_dead_letter_budget(
     for attempt in range(1, 5):
         result = app.lambda_handler(s3_sqs_event(aws, "busy.wav", size, version, receive_count=attempt), context())
         assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
-        clock["now"] += calls[-1]["VisibilityTimeout"]
+        # Each return lands in a later window of the limit (in the same one, the shared counter, spent by the
+        # 429, would send it back without a request).
+        clock["now"] += calls[-1]["VisibilityTimeout"] + 60
+    assert emulator.stats.answers[429] == 4
     record = _record(aws, "busy.wav", version)
     assert record["status"] == "retrying"
     assert record["throttles"] == 4
@@ -294,6 +297,40 @@ def test_after_a_429_the_rest_of_the_batch_waits_without_calling_the_api(
     assert emulator.stats.requests["POST /v1/voiceprint"] == 1
     assert all(c["VisibilityTimeout"] >= 19 for c in calls)
     assert len(aws.items()) == 1  # the two others were not even claimed
+
+
+def test_two_containers_share_the_limit_through_the_table_and_meet_no_429(
+    load_handler, aws: Aws, emulator: Emulator, monkeypatch
+) -> None:
+    """Issue 14: one rate budget for every container. Two submit containers (two handler modules, each with its
+    own allowance) drain 8 uploads against a limit of 5 a window: 5 are submitted and 3 wait for the next window
+    without a request."""
+    records = []
+    for i in range(8):
+        version, size = aws.put(f"shared/{i}.wav", SHORT)
+        rec = s3_sqs_event(aws, f"shared/{i}.wav", size, version)["Records"][0]
+        rec["messageId"] = f"msg-{i}"
+        records.append(rec)
+    env = {"SUBMITS_PER_WINDOW": "5", "RATE_BLOCK_TOKENS": "2", "SUBMIT_CONTAINERS": "2"}
+    clock = {"now": 1_800_000_000.0}  # the first second of a 60 s window
+    first, second = load_handler("submit", **env), load_handler("submit", **env)
+    for app in (first, second):
+        _visibility_changes(app, monkeypatch)
+        monkeypatch.setattr(app, "service", app.build_service(clock=lambda: clock["now"]))
+    failed = []
+    for i, rec in enumerate(records):
+        app = first if i % 2 == 0 else second
+        failed += app.lambda_handler({"Records": [rec]}, context())["batchItemFailures"]
+    assert emulator.stats.requests["POST /v1/voiceprint"] == 5
+    assert emulator.stats.answers[429] == 0
+    assert len(failed) == 3
+    [counter] = [i for i in aws.all_items() if i["pk"] == "RATE#submit"]
+    assert (counter["window"], counter["used"]) == (1_800_000_000 // 60, 5)
+    clock["now"] += 60  # the next window: the three come back and go through
+    for rec in records:
+        if {"itemIdentifier": rec["messageId"]} in failed:
+            assert first.lambda_handler({"Records": [rec]}, context()) == {"batchItemFailures": []}
+    assert emulator.stats.requests["POST /v1/voiceprint"] == 8
 
 
 @pytest.mark.parametrize(

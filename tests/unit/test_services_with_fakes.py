@@ -19,6 +19,7 @@ from voiceprint.input_router import InputRouter
 from voiceprint.job_state import FailureCode, Outcome, Status
 from voiceprint.object_ref import record_keys
 from voiceprint.pyannote_client import Job, RateLimited, RequestRejected, TransientError
+from voiceprint.rate_allowance import RateAllowance
 from voiceprint.reconcile_service import ReconcileService
 from voiceprint.removal_service import RemovalService
 from voiceprint.settings import Settings
@@ -42,7 +43,7 @@ SETTINGS = Settings.from_env(SETTINGS_ENV)
 class World:
     """The submit function's service on fakes, with a clock the test moves."""
 
-    def __init__(self, settings: Settings = SETTINGS) -> None:
+    def __init__(self, settings: Settings = SETTINGS, allowance: RateAllowance | None = None) -> None:
         self.now = NOW
         self.store = FakeRecordStore()
         self.objects = FakeObjects()
@@ -63,6 +64,7 @@ class World:
             rand=lambda: self.draw,
             on_adopted=lambda ref, job_id: self.adopted.append(job_id),
             backlog=lambda: self.backlog,
+            allowance=allowance,
         )
         removal = RemovalService(store=self.store, objects=self.objects, results=self.results)
         self.router = InputRouter(settings=settings, submission=self.submission, removal=removal)
@@ -272,7 +274,13 @@ def test_a_removal_takes_the_records_only_once_s3_confirms_it(world: World) -> N
     assert world.store.items == {}
 
 
-def _webhook(store: FakeRecordStore, vendor: FakeVendor, results: FakeResults, clock: float) -> WebhookService:
+def _webhook(
+    store: FakeRecordStore,
+    vendor: FakeVendor,
+    results: FakeResults,
+    clock: float,
+    reads: RateAllowance | None = None,
+) -> WebhookService:
     return WebhookService(
         settings=SETTINGS,
         store=store,
@@ -281,6 +289,7 @@ def _webhook(store: FakeRecordStore, vendor: FakeVendor, results: FakeResults, c
         client=lambda: vendor,
         results=results,
         clock=lambda: clock,
+        reads=lambda: reads,
     )
 
 
@@ -335,9 +344,14 @@ def test_a_status_only_webhook_fetches_the_job_and_keeps_a_large_result_in_s3(wo
     assert json.loads(world.results.kept[str(record.result_location)])["diarization"] == output["diarization"]
 
 
-def _reconciler(world: World, clock: float) -> ReconcileService:
+def _reconciler(world: World, clock: float, reads: RateAllowance | None = None) -> ReconcileService:
     return ReconcileService(
-        settings=SETTINGS, store=world.store, client=world.vendor, results=world.results, clock=lambda: clock
+        settings=SETTINGS,
+        store=world.store,
+        client=world.vendor,
+        results=world.results,
+        clock=lambda: clock,
+        allowance=reads,
     )
 
 

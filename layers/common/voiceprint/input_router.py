@@ -28,6 +28,11 @@ class InputRouter:
         self.submission = submission  # public: a 429's pause is the submission's (pause_until)
         self._removal = removal
 
+    def expect(self, messages: int) -> None:
+        """An invocation's batch size, before its messages: the submission takes no more rate tokens than it has
+        messages left to submit (rate_allowance: tokens stranded in one container are lost to the others)."""
+        self.submission.expect(messages)
+
     def handle_message(self, body: str, receive_count: int) -> list[Disposition]:
         """Process one SQS message (an S3 notification). Returns what became of each of its S3 records.
 

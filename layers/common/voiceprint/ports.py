@@ -1,6 +1,7 @@
 """The ports: what the services need of the outside, as small Protocols. The adapters (job_store, object_source,
-result_store, budget_store, pyannote_client, secret_source) implement them against AWS and pyannoteAI; the tests'
-in-memory fakes (tests/fakes.py) implement them too, and one contract suite (tests/contract/) runs against both.
+result_store, budget_store, rate_token_store, pyannote_client, secret_source) implement them against AWS and
+pyannoteAI; the tests' in-memory fakes (tests/fakes.py) implement them too, and one contract suite
+(tests/contract/) runs against both.
 
 Imported for type checking only: no service pays for these classes at cold start.
 """
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from voiceprint.object_ref import ObjectRef
     from voiceprint.object_source import ObjectRead
     from voiceprint.pyannote_client import Job, JobCreated
+    from voiceprint.rate_allowance import Grant
     from voiceprint.record import Record
     from voiceprint.record_queries import Page
 
@@ -121,6 +123,13 @@ class Budget(Protocol):
         dedup_seconds: int = 0,
         original: Mapping[str, Any] | None = None,
     ) -> ChargeResult: ...
+
+
+class RateTokens(Protocol):
+    """The shared counter of a vendor endpoint's requests per window (rate_token_store.RateTokenStore)."""
+
+    def take(self, endpoint: str, window: int, want: int, limit: int, sharers: int = ...) -> Grant: ...
+    def spend(self, endpoint: str, window: int, used: int) -> None: ...
 
 
 class Secret(Protocol):

@@ -77,6 +77,7 @@ class JobCreated:
     job_id: str
     status: str
     warning: str | None = None
+    rate_remaining: int | None = None  # X-RateLimit-Remaining: what the vendor's window has left (rate_allowance)
 
 
 @frozen
@@ -94,6 +95,11 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(raw))
     except ValueError:
         return None
+
+
+def _remaining(headers: Mapping[str, str]) -> int | None:
+    raw = headers.get("X-RateLimit-Remaining")
+    return int(raw) if raw is not None and raw.strip().isdigit() and len(raw) < 10 else None
 
 
 def _shown(value: Any) -> str:
@@ -236,6 +242,7 @@ class PyannoteClient:
             job_id,
             vendor_status if vendor_status in VENDOR_STATUSES else "created",
             redact(warning) if isinstance(warning, str) and warning else None,
+            _remaining(headers),
         )
 
     def get_job(self, job_id: str) -> Job:

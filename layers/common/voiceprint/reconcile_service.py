@@ -17,6 +17,7 @@ from voiceprint.settlement import settle
 
 if TYPE_CHECKING:
     from voiceprint.ports import RecordWriter, ResultKeeper, Vendor
+    from voiceprint.rate_allowance import RateAllowance
     from voiceprint.record import Record
     from voiceprint.settings import Settings
 
@@ -46,6 +47,10 @@ class ReconcileReport:
         self.settled[key] = self.settled.get(key, 0) + 1
 
 
+class _NoToken(Exception):
+    """No job-read token left in this window."""
+
+
 class ReconcileService:
     def __init__(
         self,
@@ -55,8 +60,11 @@ class ReconcileService:
         client: Vendor,
         results: ResultKeeper,
         clock: Callable[[], float] = time.time,
+        allowance: RateAllowance | None = None,
     ) -> None:
+        """`allowance`: the job-read endpoint's tokens, shared with the webhook function (rate_allowance)."""
         self._settings = settings
+        self._allowance = allowance
         self._store = store
         self._results = results
         self._client = client
@@ -96,7 +104,12 @@ class ReconcileService:
                 )
             except RateLimited:
                 # Job reads are rate limited too: stop here, the next scheduled run carries on.
+                if self._allowance is not None:
+                    self._allowance.refused(self._clock())
                 report.throttled = True
+                break
+            except _NoToken:
+                report.throttled = True  # the window's read tokens are out: the next run carries on
                 break
             except TransientError as exc:
                 logger.warning("poll failed", extra={"job_id": job_id, "error": str(exc)})
@@ -147,6 +160,8 @@ class ReconcileService:
         early = record.early.get(job_id)
         if early:  # a webhook came before the job was recorded and nobody merged it
             return early
+        if self._allowance is not None and self._allowance.take(self._clock()):
+            raise _NoToken
         report.polled += 1
         try:
             job = self._client.get_job(job_id)

@@ -74,6 +74,9 @@ class Settings:
     require_consent: bool
     submits_per_window: int
     rate_window_seconds: int
+    rate_block_tokens: int
+    job_reads_per_window: int
+    submit_containers: int
     reconcile_after_seconds: int
     lost_after_seconds: int
     reconcile_max_polls: int
@@ -134,6 +137,12 @@ class Settings:
             require_consent=_bool(env, "REQUIRE_CONSENT", False),
             submits_per_window=_int(env, "SUBMITS_PER_WINDOW", 100, 1, 100_000),
             rate_window_seconds=_int(env, "RATE_WINDOW_SECONDS", 60, 1, 3600),
+            # The window's tokens are shared through one counter in the table, taken a block per write; a block
+            # shrinks to the room left divided among the containers, so few tokens are stranded at the window's end.
+            rate_block_tokens=_int(env, "RATE_BLOCK_TOKENS", 5, 1, 1000),
+            submit_containers=_int(env, "SUBMIT_CONTAINERS", 2, 1, 1000),
+            # GET /v1/jobs/{id} has its own limit (300 a minute): the reconciler's polls and the webhook's fetches.
+            job_reads_per_window=_int(env, "JOB_READS_PER_WINDOW", 300, 1, 100_000),
             # Outlives the function timeout and ends before the queue's visibility timeout: a crashed
             # invocation's object is retried when its message comes back, never while it still runs.
             claim_lease_seconds=_int(env, "CLAIM_LEASE_SECONDS", 120, 2, 43200),

@@ -34,6 +34,7 @@ from voiceprint.submission_checks import Refusal
 
 if TYPE_CHECKING:
     from voiceprint.ports import Budget, ObjectReader, RecordWriter, Vendor
+    from voiceprint.rate_allowance import RateAllowance
     from voiceprint.settings import Settings
 
 logger = Logger(child=True)
@@ -54,9 +55,11 @@ class SubmitService:
         rand: Callable[[], float] = random.random,
         on_adopted: Callable[[ObjectRef, str], None] | None = None,
         backlog: Callable[[], int] = lambda: 0,
+        allowance: RateAllowance | None = None,
     ) -> None:
         """`on_adopted(ref, job_id)` is told of each result adopted instead of a new submission (the local
-        stack's chaos run counts them)."""
+        stack's chaos run counts them). `allowance`: the submit endpoint's tokens, shared by every container
+        (rate_allowance); without it, each container finds the limit by its 429s alone."""
         self._settings = settings
         self._store = store
         self._objects = objects
@@ -67,9 +70,15 @@ class SubmitService:
         self._rand = rand
         self._on_adopted = on_adopted
         self._backlog = backlog  # messages waiting in the input queue (queue_actions.Backlog)
+        self._allowance = allowance
+        self._batch_left = 1  # messages of this invocation's batch still to come (expect)
         # After a 429 this container stops calling the API until the window has passed (the rest of a batch is
         # requeued without a request that would only be refused too).
         self._throttled_until = 0.0
+
+    def expect(self, messages: int) -> None:
+        """The invocation's batch size: a block of rate tokens is never more than the messages left to submit."""
+        self._batch_left = max(1, messages)
 
     def pause_until(self, until: float) -> None:
         """Call the API no more until `until` (after a 429); a later pause never shortens an earlier one."""
@@ -79,10 +88,13 @@ class SubmitService:
         """Submit the object of a creation notification (its `source`: what its key makes it), once per version.
         Raises RetryLater or DeadLetter when its message must come back or go."""
         logger.append_keys(object_key=note.key, bucket=note.bucket)
+        upcoming, self._batch_left = self._batch_left, max(1, self._batch_left - 1)
         if note.key.endswith("/") and note.size == 0:
             return Disposition.FOLDER_MARKER
         logger.append_keys(kind=source.kind.value)
         now = self._clock()
+        if self._allowance is not None:
+            self.pause_until(now + self._allowance.wait(now))
         if now < self._throttled_until:
             # The spread grows with the message's receive count: a backlog far larger than one window's quota
             # spreads out over the windows it needs instead of coming back every window to be turned away again.
@@ -112,7 +124,7 @@ class SubmitService:
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
             return Disposition.DUPLICATE
         try:
-            return self._submit_claimed(ref, source, claim, first, receive_count)
+            return self._submit_claimed(ref, source, claim, first, receive_count, upcoming)
         except LostClaim:
             logger.warning("claim taken over by another invocation; leaving the object to it")
             return Disposition.LOST_CLAIM
@@ -124,7 +136,7 @@ class SubmitService:
 
     # -- steps ---------------------------------------------------------------------------------------------
     def _submit_claimed(
-        self, ref: ObjectRef, source: SourceKey, claim: Claim, first: ObjectRead, receive_count: int
+        self, ref: ObjectRef, source: SourceKey, claim: Claim, first: ObjectRead, receive_count: int, upcoming: int
     ) -> Disposition:
         try:
             planned = submission_plan.plan(
@@ -162,6 +174,12 @@ class SubmitService:
             if self._settings.webhook_url
             else None
         )
+        if self._allowance is not None:
+            wait = self._allowance.take(self._clock(), upcoming)
+            if wait:
+                # Every token of this window is out: back when the limit has room, unpaid and with no 429.
+                metrics.add_metric(name="RateTokensWaited", unit=MetricUnit.Count, value=1)
+                self._retry(ref, claim, receive_count, "waiting for the rate limit's next window", wait, throttled=True)
         try:
             job = self._post(source.kind, url, webhook, planned.candidates)
         except RequestRejected as exc:
@@ -175,6 +193,8 @@ class SubmitService:
             return Disposition.REFUSED
         except RateLimited as exc:
             metrics.add_metric(name="ApiThrottled", unit=MetricUnit.Count, value=1)
+            if self._allowance is not None:
+                self._allowance.refused(self._clock())
             self._retry(ref, claim, receive_count, str(exc), exc.retry_after, throttled=True)
         except (TransientError, AccountError) as exc:
             self._retry(ref, claim, receive_count, str(exc), None, throttled=False)
@@ -187,6 +207,7 @@ class SubmitService:
             return Disposition.REFUSED
 
         early = self._record_job(ref, claim, job, planned.details)
+        self._observe_rate(job)
         logger.set_correlation_id(job.job_id)
         logger.info("job submitted", extra={"job_id": job.job_id, "attempt": claim.attempt})
         metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
@@ -226,6 +247,16 @@ class SubmitService:
         reason = f"pyannoteAI job {job.job_id} was created but could not be recorded; not resubmitted"
         self._store.mark_failed(ref, claim, code=FailureCode.VENDOR_INVALID, reason=reason, now=self._clock())
         return None
+
+    def _observe_rate(self, job: JobCreated) -> None:
+        """The answer's remaining count, for the shared counter; after the job is recorded, and never raising: the
+        job is paid, and an error here must not send its message back to be paid again."""
+        if self._allowance is None:
+            return
+        try:
+            self._allowance.observe(self._clock(), job.rate_remaining)
+        except Exception as exc:  # noqa: BLE001 - the counter catches up with the next answer or 429
+            logger.warning("could not raise the rate counter", extra={"error_type": type(exc).__name__})
 
     def _post(self, kind: Kind, url: str, webhook: str | None, candidates: list[dict[str, str]]) -> JobCreated:
         if kind is Kind.VOICEPRINT:

@@ -30,6 +30,8 @@ from voiceprint.vendor_limits import valid_job_id
 
 if TYPE_CHECKING:
     from voiceprint.ports import RecordWriter, ResultKeeper, Secret, Vendor
+    from voiceprint.pyannote_client import Job
+    from voiceprint.rate_allowance import RateAllowance
     from voiceprint.settings import Settings
 
 logger = Logger(child=True)
@@ -72,6 +74,11 @@ def _reject(status: int, message: str, reason: str) -> WebhookResponse:
     return WebhookResponse(status, {"message": message})
 
 
+@frozen
+class _Fetched:
+    job: Job | None
+
+
 class WebhookService:
     def __init__(
         self,
@@ -83,8 +90,11 @@ class WebhookService:
         client: Callable[[], Vendor],
         results: ResultKeeper,
         clock: Callable[[], float] = time.time,
+        reads: Callable[[], RateAllowance | None] = lambda: None,
     ) -> None:
+        """`reads`: the job-read endpoint's tokens (shared with the reconciler), made on first use like `client`."""
         self._settings = settings
+        self._reads = reads
         self._store = store
         self._results = results
         self._secrets = secrets
@@ -121,19 +131,12 @@ class WebhookService:
             return WebhookResponse(202, {"result": ApplyResult.UNKNOWN.value})
 
         if needs_output_fetch(vendor_status, output):
-            # Imported here: most webhooks carry their output, and the client's module is not needed for them.
-            from voiceprint.pyannote_client import JobNotFound, PyannoteError
-
-            try:
-                job = self._client().get_job(job_id)
-            except JobNotFound:
-                job = None
-            except PyannoteError as exc:
+            fetched = self._fetch(job_id)
+            if fetched is None:
                 # Answering 5xx makes pyannoteAI retry; the reconciler is the fallback after its last retry.
-                logger.warning("could not fetch the job output", extra={"error": str(exc)})
                 return WebhookResponse(503, {"message": "output not available yet, retry"})
-            if job is not None:
-                vendor_status, output = job.status, job.output
+            if fetched.job is not None:
+                vendor_status, output = fetched.job.status, fetched.job.output
         try:
             outcome = outcome_from_job(vendor_status, output)
         except InvalidOutput as exc:
@@ -149,6 +152,28 @@ class WebhookService:
         self._count(result, outcome)
         logger.info("webhook applied", extra={"result": result.value, "status": outcome.status.value})
         return WebhookResponse(200, {"result": result.value})
+
+    def _fetch(self, job_id: str) -> _Fetched | None:
+        """GET /v1/jobs/{id} for a status-only webhook, within the job-read limit: None when it cannot be had now
+        (no token this window, a 429, a 5xx), else the job (None if the vendor no longer knows it)."""
+        # Imported here: most webhooks carry their output, and the client's module is not needed for them.
+        from voiceprint.pyannote_client import JobNotFound, PyannoteError, RateLimited
+
+        reads = self._reads()
+        if reads is not None and reads.take(self._clock()):
+            logger.info("job-read limit reached; the webhook will be retried")
+            return None
+        try:
+            return _Fetched(self._client().get_job(job_id))
+        except JobNotFound:
+            return _Fetched(None)
+        except RateLimited:
+            if reads is not None:
+                reads.refused(self._clock())  # for the reconciler and the other containers too
+            logger.warning("could not fetch the job output: rate limited")
+        except PyannoteError as exc:
+            logger.warning("could not fetch the job output", extra={"error": str(exc)})
+        return None
 
     def _record_of(self, query: Mapping[str, str], job_id: str) -> tuple[dict[str, str] | None, bool]:
         """The record's keys, and whether they came from a ref bound to this stack. An unbound ref (no `sig`, a

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from voiceprint.budget_store import BudgetStore
     from voiceprint.job_store import JobStore
     from voiceprint.pyannote_client import PyannoteClient
+    from voiceprint.rate_allowance import RateAllowance
     from voiceprint.record_queries import RecordQueries
     from voiceprint.result_store import ResultStore
     from voiceprint.secret_source import SecretSource
@@ -86,6 +87,37 @@ def budget_store(settings: Settings, client: DynamoDBClient) -> BudgetStore:
     from voiceprint.budget_store import BudgetStore
 
     return BudgetStore(client, settings.table_name)
+
+
+READ_SHARERS = 2  # the reconciler and the webhook function draw on the job-read limit
+
+
+def submit_allowance(settings: Settings, client: DynamoDBClient) -> RateAllowance:
+    """The submit endpoint's share of pyannoteAI's limit, through the counter every container shares."""
+    from voiceprint.rate_allowance import SUBMIT
+
+    return _allowance(settings, client, SUBMIT, settings.submits_per_window, settings.submit_containers)
+
+
+def read_allowance(settings: Settings, client: DynamoDBClient) -> RateAllowance:
+    """The job-read endpoint's share of pyannoteAI's limit: the reconciler's polls and the webhook's fetches."""
+    from voiceprint.rate_allowance import READ
+
+    return _allowance(settings, client, READ, settings.job_reads_per_window, READ_SHARERS)
+
+
+def _allowance(settings: Settings, client: DynamoDBClient, endpoint: str, limit: int, sharers: int) -> RateAllowance:
+    from voiceprint.rate_allowance import RateAllowance
+    from voiceprint.rate_token_store import RateTokenStore
+
+    return RateAllowance(
+        RateTokenStore(client, settings.table_name),
+        endpoint,
+        limit=limit,
+        window_seconds=settings.rate_window_seconds,
+        block=settings.rate_block_tokens,
+        containers=sharers,
+    )
 
 
 def pyannote_client(

@@ -43,6 +43,7 @@ CHAOS_ENV = {
     "RETRY_MAX_DELAY_SECONDS": "15",
     "SUBMITS_PER_WINDOW": "10",  # the emulator's limit and window (CHAOS_EMULATOR)
     "RATE_WINDOW_SECONDS": "2",
+    "JOB_READS_PER_WINDOW": "10",
 }
 CHAOS_QUEUE_VISIBILITY = 8
 # Shares of the uploads that are bad input, and what each must end as.

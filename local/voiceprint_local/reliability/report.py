@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from voiceprint_local.reliability import chaos, observe
 from voiceprint_local.reliability.burst import BurstResult
 from voiceprint_local.reliability.chaos import ChaosResult
+from voiceprint_local.reliability.pacing import MAX_429_SHARE, TARGET_RATIO, PacingResult
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:
@@ -23,7 +25,50 @@ def _announced(a: observe.Announcements) -> str:
     )
 
 
-def render(burst: BurstResult | None, chaos_run: ChaosResult | None, command: str) -> str:
+def render_pacing(runs: Sequence[PacingResult], picture: str | None) -> list[str]:
+    """The pacing runs' section: one rate budget shared by 1, 2 and 4 submit containers (issue 14)."""
+    if not runs:
+        return []
+    first = runs[0]
+    ok = all(r.ok for r in runs)
+    out = [
+        f"## Pacing: one rate budget shared by {', '.join(str(r.containers) for r in runs)} submit containers — "
+        f"{'PASS' if ok else 'FAIL'}",
+        "",
+        f"{first.uploads:,} uploads at once, drained by N submit containers (each its own handler module, clients "
+        f"and share of the limit, polling the queue at once) against {first.limit} submits per {first.window_seconds}"
+        " s window: a limit the local stack sustains with room to spare, so the windows measure the pacing, not "
+        "the stack. Every container takes its tokens from one counter in the table, in blocks that shrink as the "
+        "window fills (`voiceprint/rate_allowance.py`). Windows are counted from the first submission's to the "
+        f"last's; the uploads start at a window's first second. Targets (issue 14): at most {TARGET_RATIO} x the "
+        f"ideal windows, 429s under {MAX_429_SHARE:.0%} of submits.",
+        "",
+        "| containers | windows / ideal | 429s (share of submits) | most 429s in a window | rate counter writes "
+        "per job | succeeded | duration | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in runs:
+        most = max((w[1] for w in r.per_window), default=0)
+        out.append(
+            f"| {r.containers} | {r.windows} / {r.ideal_windows} ({r.ratio:.2f}x) | {r.answers_429} "
+            f"({r.answers_429 / max(1, r.submits):.1%}) | {most} | {r.rate_writes / max(1, r.succeeded):.2f} | "
+            f"{r.succeeded:,}/{r.uploads:,} | {r.seconds:.0f} s | {'PASS' if r.ok else 'FAIL'} |"
+        )
+    if picture:
+        out += ["", f"![Submits, 429s and backlog per window]({picture})"]
+    for r in runs:
+        if r.errors:
+            out += ["", f"Errors with {r.containers} container(s):", "", *(f"- `{e}`" for e in r.errors[:20])]
+    return [*out, ""]
+
+
+def render(
+    burst: BurstResult | None,
+    chaos_run: ChaosResult | None,
+    command: str,
+    pacing_runs: Sequence[PacingResult] = (),
+    picture: str | None = None,
+) -> str:
     out = [
         "# Reliability",
         "",
@@ -33,6 +78,7 @@ def render(burst: BurstResult | None, chaos_run: ChaosResult | None, command: st
         "unchanged handlers, over HTTP on 127.0.0.1. Re-run the command to refresh this file.",
         "",
     ]
+    out += render_pacing(pacing_runs, picture)
     if burst is not None:
         b = burst
         out += [
