@@ -67,6 +67,19 @@ def test_a_429_spends_the_window_for_every_container() -> None:
     assert b.take(START + WINDOW) == 0.0
 
 
+def test_a_429_whose_window_ends_well_before_ours_pauses_only_its_container() -> None:
+    """The vendor's windows are not ours (another length or phase): its Retry-After, not our window, says when it
+    has room again, and spending our whole window for everyone would stall the others for nothing."""
+    tokens = FakeRateTokens()
+    a, b = _allowance(tokens, limit=100), _allowance(tokens, limit=100)
+    a.take(START)
+    a.refused(START + 1, retry_after=2)
+    assert b.take(START + 2) == 0.0
+    a.refused(START + 50, retry_after=15)  # back after our window's end: the same window, spent for everyone
+    assert b.take(START + 51, upcoming=5) == 0.0  # b still holds tokens of its block
+    assert tokens.used(SUBMIT, int(START // WINDOW)) == 100
+
+
 def test_the_vendors_remaining_count_raises_the_counter_only_when_it_is_ahead() -> None:
     tokens = FakeRateTokens()
     allowance = _allowance(tokens, limit=100)
@@ -77,6 +90,8 @@ def test_the_vendors_remaining_count_raises_the_counter_only_when_it_is_ahead() 
     allowance.observe(START + 1, None)
     assert tokens.writes == writes
     allowance.observe(START + 2, 30)  # 70 used: another tool shares the key
+    assert tokens.used(SUBMIT, window) == 70
+    allowance.observe(START + 3, 1, vendor_limit=2)  # out of another limit: says nothing of our windows
     assert tokens.used(SUBMIT, window) == 70
 
 
@@ -109,7 +124,7 @@ def test_with_the_windows_tokens_out_an_upload_waits_for_the_next_unpaid_and_wit
 def test_a_429_met_by_one_container_sends_the_others_back_without_a_request() -> None:
     tokens = FakeRateTokens()
     first, second = _world(tokens, limit=100), _world(tokens, limit=100)
-    first.vendor.answers.append(RateLimited("429", retry_after=30))
+    first.vendor.answers.append(RateLimited("429", retry_after=WINDOW))
     first.upload("voiceprints/team/a.wav")
     second.upload("voiceprints/team/b.wav")
     with pytest.raises(RetryLater):

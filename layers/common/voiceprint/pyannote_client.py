@@ -78,6 +78,7 @@ class JobCreated:
     status: str
     warning: str | None = None
     rate_remaining: int | None = None  # X-RateLimit-Remaining: what the vendor's window has left (rate_allowance)
+    rate_limit: int | None = None  # X-RateLimit-Limit: the vendor's limit that count is out of
 
 
 @frozen
@@ -97,8 +98,9 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def _remaining(headers: Mapping[str, str]) -> int | None:
-    raw = headers.get("X-RateLimit-Remaining")
+def _count(headers: Mapping[str, str], name: str) -> int | None:
+    """A rate-limit header's count (X-RateLimit-Remaining, X-RateLimit-Limit), None if absent or not a count."""
+    raw = headers.get(name)
     return int(raw) if raw is not None and raw.strip().isdigit() and len(raw) < 10 else None
 
 
@@ -242,7 +244,8 @@ class PyannoteClient:
             job_id,
             vendor_status if vendor_status in VENDOR_STATUSES else "created",
             redact(warning) if isinstance(warning, str) and warning else None,
-            _remaining(headers),
+            _count(headers, "X-RateLimit-Remaining"),
+            _count(headers, "X-RateLimit-Limit"),
         )
 
     def get_job(self, job_id: str) -> Job:

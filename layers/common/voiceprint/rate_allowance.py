@@ -94,10 +94,11 @@ class RateAllowance:
         self._left -= 1
         return 0.0
 
-    def observe(self, now: float, remaining: int | None) -> None:
-        """An answer's X-RateLimit-Remaining: if the vendor has counted more than the counter, someone else uses
-        the key; the counter is raised to the vendor's count (a write only then)."""
-        if remaining is None:
+    def observe(self, now: float, remaining: int | None, vendor_limit: int | None = None) -> None:
+        """An answer's X-RateLimit-Remaining (out of X-RateLimit-Limit): if the vendor has counted more than the
+        counter, someone else uses the key; the counter is raised to the vendor's count (a write only then). Out of
+        another limit than ours, the count says nothing of our windows: the 429s pace us then."""
+        if remaining is None or (vendor_limit is not None and vendor_limit != self._limit):
             return
         self._roll(now)
         vendor_used = self._limit - max(0, remaining)
@@ -105,9 +106,12 @@ class RateAllowance:
             self._tokens.spend(self._endpoint, self._window, vendor_used)
             self._used = vendor_used
 
-    def refused(self, now: float) -> None:
-        """A 429: the window is spent, for every container."""
+    def refused(self, now: float, retry_after: float | None = None) -> None:
+        """A 429: the window is spent, for every container. Unless the vendor's window ends well before ours
+        (Retry-After): then its windows are not ours, and this container's pause is all (submit_service)."""
         self._roll(now)
+        if retry_after is not None and now + retry_after < self._window_end(now) - 1:
+            return
         self._tokens.spend(self._endpoint, self._window, self._limit)
         self._used, self._left, self._spent = self._limit, 0, True
 

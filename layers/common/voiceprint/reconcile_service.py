@@ -102,10 +102,10 @@ class ReconcileService:
                     self._outcome_for(record, now, report),
                     now=self._clock(),
                 )
-            except RateLimited:
+            except RateLimited as exc:
                 # Job reads are rate limited too: stop here, the next scheduled run carries on.
                 if self._allowance is not None:
-                    self._allowance.refused(self._clock())
+                    self._allowance.refused(self._clock(), exc.retry_after)
                 report.throttled = True
                 break
             except _NoToken:

@@ -194,7 +194,7 @@ class SubmitService:
         except RateLimited as exc:
             metrics.add_metric(name="ApiThrottled", unit=MetricUnit.Count, value=1)
             if self._allowance is not None:
-                self._allowance.refused(self._clock())
+                self._allowance.refused(self._clock(), exc.retry_after)
             self._retry(ref, claim, receive_count, str(exc), exc.retry_after, throttled=True)
         except (TransientError, AccountError) as exc:
             self._retry(ref, claim, receive_count, str(exc), None, throttled=False)
@@ -254,7 +254,7 @@ class SubmitService:
         if self._allowance is None:
             return
         try:
-            self._allowance.observe(self._clock(), job.rate_remaining)
+            self._allowance.observe(self._clock(), job.rate_remaining, job.rate_limit)
         except Exception as exc:  # noqa: BLE001 - the counter catches up with the next answer or 429
             logger.warning("could not raise the rate counter", extra={"error_type": type(exc).__name__})
 

@@ -167,9 +167,9 @@ class WebhookService:
             return _Fetched(self._client().get_job(job_id))
         except JobNotFound:
             return _Fetched(None)
-        except RateLimited:
+        except RateLimited as exc:
             if reads is not None:
-                reads.refused(self._clock())  # for the reconciler and the other containers too
+                reads.refused(self._clock(), exc.retry_after)  # for the reconciler and the other containers too
             logger.warning("could not fetch the job output: rate limited")
         except PyannoteError as exc:
             logger.warning("could not fetch the job output", extra={"error": str(exc)})
