@@ -46,8 +46,11 @@ class Listing(Protocol):
 
 
 class Records(Protocol):
-    def missing(self, bucket: str, objects: Sequence[StoredObject]) -> list[StoredObject]:
-        """The objects that have no record."""
+    def missing(
+        self, bucket: str, objects: Sequence[StoredObject], stale_before: float | None = None
+    ) -> list[StoredObject]:
+        """The objects that have no record; with `stale_before`, also those whose record is still `retrying` and
+        unchanged since then (its message expired or was lost after the object was claimed)."""
         ...
 
 
@@ -91,6 +94,7 @@ class Options:
     prefixes: Sequence[str]
     suffix: str = ""
     older_than_seconds: float = 0.0  # sweep: only objects at least this old
+    sweep: bool = False  # also records left `retrying` for older_than_seconds: their message is gone
     max_backlog: int = 10_000
     limit: int | None = None  # enqueue at most this many in this run (e.g. a day's quota)
     dry_run: bool = False
@@ -127,7 +131,8 @@ class Backfill:
             position = self._state.position(prefix)
             for page in self._listing.pages(prefix, position):
                 wanted = self._eligible(page.objects, options, report)
-                missing = self._records.missing(options.bucket, wanted) if wanted else []
+                stale = self._clock() - options.older_than_seconds if options.sweep else None
+                missing = self._records.missing(options.bucket, wanted, stale) if wanted else []
                 report.recorded += len(wanted) - len(missing)
                 if options.limit is not None and report.enqueued + len(missing) > options.limit:
                     # The next run resumes after the last object enqueued.

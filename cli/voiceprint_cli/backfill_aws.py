@@ -118,12 +118,14 @@ class InventoryListing:
 
 
 class TableRecords:
-    """Which objects have a record: BatchGetItem of the record keys, projecting the key alone."""
+    """Which objects have a record: BatchGetItem of the record keys, projecting the key, status and last change."""
 
     def __init__(self, ddb: Any, table: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self._ddb, self._table, self._sleep = ddb, table, sleep
 
-    def missing(self, bucket: str, objects: Sequence[StoredObject]) -> list[StoredObject]:
+    def missing(
+        self, bucket: str, objects: Sequence[StoredObject], stale_before: float | None = None
+    ) -> list[StoredObject]:
         keys = {self._sk(bucket, o): o for o in objects}
         found: set[tuple[str, str]] = set()
         items = list(keys)
@@ -131,12 +133,17 @@ class TableRecords:
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in items[start : start + BATCH_GET]],
-                    "ProjectionExpression": "pk, sk",
+                    "ProjectionExpression": "pk, sk, #s, updatedAt",
+                    "ExpressionAttributeNames": {"#s": "status"},
                 }
             }
             for attempt in range(ATTEMPTS):
                 answer = self._ddb.batch_get_item(RequestItems=request)
-                found |= {(i["pk"]["S"], i["sk"]["S"]) for i in answer.get("Responses", {}).get(self._table, [])}
+                found |= {
+                    (i["pk"]["S"], i["sk"]["S"])
+                    for i in answer.get("Responses", {}).get(self._table, [])
+                    if not _stale(i, stale_before)
+                }
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -150,6 +157,14 @@ class TableRecords:
         # The submit function records an object by its versionId, or by its ETag in an unversioned bucket.
         keys = record_keys(bucket, obj.key, obj.version_id or f"etag:{obj.etag}")
         return keys["pk"], keys["sk"]
+
+
+def _stale(item: dict[str, Any], stale_before: float | None) -> bool:
+    """A record left `retrying` since `stale_before`: its message comes back sooner than that (SQS delays at most
+    12 h), so it expired or was lost, and the object needs a message again (the claim keeps it from paying twice)."""
+    if stale_before is None or item.get("status", {}).get("S") != "retrying":
+        return False
+    return float(item.get("updatedAt", {}).get("N", "0")) < stale_before
 
 
 def notification(bucket: str, obj: StoredObject, region: str, now: float) -> dict[str, Any]:

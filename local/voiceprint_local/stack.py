@@ -93,6 +93,7 @@ class StackOptions:
     # A `sam build` output: run each function from its artifact, in a process of its own, instead of from source
     # (no fault injection there: the chaos run's seams are in the stack's process).
     artifacts: Path | None = None
+    parameters: dict[str, str] = field(default_factory=dict)  # more stack parameters, as a user would give them
     # Submit containers polling the input queue at once (in-process functions only): each its own module, clients,
     # pause and share of the rate limit, as Lambda runs up to SubmitMaxConcurrency of them.
     submit_containers: int = 1
@@ -175,6 +176,7 @@ class LocalStack:
             "PyannoteApiUrl": self.emulator.url,
             "LogLevel": opts.log_level,
             **provisioning.parameters_for(opts.env),
+            **opts.parameters,
         }
         if opts.existing_bucket:
             parameters["ExistingBucketName"] = provisioning.existing_bucket(self.client)

@@ -51,6 +51,21 @@ def test_records_are_found_by_the_keys_the_submit_function_writes(aws: Aws) -> N
     ]
 
 
+def test_a_sweep_also_finds_records_left_retrying_since_their_message_expired(aws: Aws) -> None:
+    """A claimed object whose message expired while it waited for the rate limit stays `retrying` with nothing to
+    bring it back: the sweep counts it as missing once unchanged for --older-than (a backfill does not)."""
+    objects = [StoredObject(f"voiceprints/{n}.wav", f"v{n}", 3, "etag", 0.0, f"voiceprints/{n}.wav") for n in range(4)]
+    states = {0: ("succeeded", 100), 1: ("retrying", 100), 2: ("retrying", 5_000)}
+    for n, (status, updated) in states.items():
+        keys = record_keys(aws.bucket, f"voiceprints/{n}.wav", f"v{n}")
+        item = {**{k: {"S": v} for k, v in keys.items()}, "status": {"S": status}, "updatedAt": {"N": str(updated)}}
+        aws.ddb.put_item(TableName=aws.table, Item=item)
+    records = TableRecords(aws.ddb, aws.table)
+    assert [o.key for o in records.missing(aws.bucket, objects)] == ["voiceprints/3.wav"]
+    swept = records.missing(aws.bucket, objects, stale_before=1_000)
+    assert [o.key for o in swept] == ["voiceprints/1.wav", "voiceprints/3.wav"]
+
+
 def test_queued_messages_are_s3_notifications_the_submit_function_parses(aws: Aws) -> None:
     queue = InputQueue(aws.sqs, aws.queue_url, REGION, clock=lambda: 1_800_000_000.0)
     obj = StoredObject("voiceprints/team a/Zoë+1.wav", "v-1", 1234, "e1", 0.0, "x")

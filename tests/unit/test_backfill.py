@@ -35,7 +35,9 @@ class FakeRecords:
     def __init__(self, recorded: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         self.recorded = set(recorded)
 
-    def missing(self, bucket: str, objects: Sequence[StoredObject]) -> list[StoredObject]:
+    def missing(
+        self, bucket: str, objects: Sequence[StoredObject], stale_before: float | None = None
+    ) -> list[StoredObject]:
         return [o for o in objects if o.key not in self.recorded]
 
 
