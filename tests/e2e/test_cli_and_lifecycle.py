@@ -143,7 +143,7 @@ def test_the_stack_stops_everything_it_started() -> None:
         ports = [int(u.rsplit(":", 1)[1].split("/")[0]) for u in (stack.aws_url, stack.emulator.url, stack.api.url)]
         assert not any(_refuses(p) for p in ports)
         started = [t for t in threading.enumerate() if t not in threads_before]
-        assert {"sqs-dispatcher", "reconciler-schedule", "emulator-worker"} <= {t.name for t in started}
+        assert {"sqs-dispatcher-0", "reconciler-schedule", "emulator-worker"} <= {t.name for t in started}
     finally:
         stack.stop()
     assert all(_refuses(p) for p in ports)
