@@ -91,6 +91,9 @@ def test_the_vendors_remaining_count_raises_the_counter_only_when_it_is_ahead() 
     assert tokens.writes == writes
     allowance.observe(START + 2, 30)  # 70 used: another tool shares the key
     assert tokens.used(SUBMIT, window) == 70
+    writes = tokens.writes
+    allowance.observe(START + 3, 20)  # once a window: later counts may be other containers' requests
+    assert tokens.writes == writes
     allowance.observe(START + 3, 1, vendor_limit=2)  # out of another limit: says nothing of our windows
     assert tokens.used(SUBMIT, window) == 70
 

@@ -68,6 +68,7 @@ class RateAllowance:
         self._left = 0  # tokens held for it
         self._used = 0  # the counter's value, last seen
         self._spent = False  # the counter said the window is spent
+        self._synced = -1  # the last window this container raised the counter in (observe)
 
     def wait(self, now: float) -> float:
         """Seconds until a request may be made, as far as this container knows without asking: 0, or the time to
@@ -96,15 +97,17 @@ class RateAllowance:
 
     def observe(self, now: float, remaining: int | None, vendor_limit: int | None = None) -> None:
         """An answer's X-RateLimit-Remaining (out of X-RateLimit-Limit): if the vendor has counted more than the
-        counter, someone else uses the key; the counter is raised to the vendor's count (a write only then). Out of
+        counter, someone else uses the key; the counter is raised to the vendor's count. At most one such write per
+        window and container: the counter's value seen here is that of this container's last take, and other
+        containers' requests since then would otherwise look like a stranger's and cost a refused write each. Out of
         another limit than ours, the count says nothing of our windows: the 429s pace us then."""
         if remaining is None or (vendor_limit is not None and vendor_limit != self._limit):
             return
         self._roll(now)
         vendor_used = self._limit - max(0, remaining)
-        if vendor_used > self._used:
+        if vendor_used > self._used and self._synced != self._window:
             self._tokens.spend(self._endpoint, self._window, vendor_used)
-            self._used = vendor_used
+            self._used, self._synced = vendor_used, self._window
 
     def refused(self, now: float, retry_after: float | None = None) -> None:
         """A 429: the window is spent, for every container. Unless the vendor's window ends well before ours
