@@ -56,10 +56,12 @@ def render_pacing(runs: Sequence[PacingResult], picture: str | None) -> list[str
         )
     out += [
         "",
-        "The excess over the ideal is a tail of a few windows whatever the burst's length: a message sent back "
-        "returns at a random point of the backlog's drain time, so the windows after the first are filled with "
-        "Poisson spread around the limit, and the underfilled ones push their work to the end. On 15 windows that "
-        "tail is a large share; the scale model below, on the same rules, puts it at 2-5 % of 100 windows.",
+        "Every window up to the ideal's last is full (the picture): the excess is a tail. A message sent back "
+        "for the limit waits the longer of its place in the backlog and its backoff, and the backoff's jitter "
+        "doubles with each return (up to RETRY_MAX_DELAY_SECONDS, three windows here); so the last messages, "
+        "sent back most often, come back after the backlog ahead of them is gone. The same tail is the 3-5 % of "
+        "100 windows in the scale model below. Next: for a message sent back for the limit, the backlog's place "
+        "alone (no doubling), which the backlog spread made redundant.",
     ]
     if picture:
         out += ["", f"![Submits, 429s and backlog per window]({picture})"]
