@@ -1,7 +1,9 @@
 """The floor for the submit function: raw boto3 and urllib3 doing the same work per object with nothing else:
 one ranged read of the header, one transaction that claims the record and charges the group's and the stack's
 day counters (the budget every submit must pass since issue 18; a fixed duration stands for the header's),
-presign, POST /v1/voiceprint, jobId write. No validation of the header, no error handling, no logs or metrics:
+presign, POST /v1/voiceprint, jobId write; and, per batch, one conditional write that takes the batch's tokens of
+the shared rate budget (issue 14: every correct submit stays under the vendor's limit across containers; a new
+window costs a second write). No validation of the header, no error handling, no logs or metrics:
 what any implementation must at least spend."""
 
 from __future__ import annotations
@@ -83,7 +85,24 @@ def _submit(record: dict[str, Any]) -> None:
     )
 
 
+def _take_tokens(count: int) -> None:
+    window = int(time.time() // 60)
+    key = {"pk": {"S": "RATE#submit"}, "sk": {"S": "RATE"}}
+    try:
+        ddb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="ADD used :n",
+            ConditionExpression="#w = :w AND used <= :room",
+            ExpressionAttributeNames={"#w": "window"},
+            ExpressionAttributeValues={":n": {"N": str(count)}, ":w": {"N": str(window)}, ":room": {"N": "1000000000"}},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        ddb.put_item(TableName=TABLE, Item={**key, "window": {"N": str(window)}, "used": {"N": str(count)}})
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _take_tokens(max(3, len(event["Records"])))
     for record in event["Records"]:
         _submit(record)
     return {"batchItemFailures": []}

@@ -160,20 +160,29 @@ class _Simulation:
             batch.append(i)
         return batch
 
-    def _back(self, i: int, now: float, retry_after: float, *, by_backlog: bool = False) -> float:
+    def _back(self, i: int, now: float, retry_after: float, *, by_backlog: bool = False, turn: bool = False) -> float:
+        """Send message `i` back. `turn`: the shared budget had no token (`submit_service._turn`): back by its place
+        in the backlog, the window's end as the floor, no doubling jitter. Else the backoff, with (`by_backlog`) the
+        backlog's place when later (`submit_service._paced`)."""
         m = self.m
-        delay = float(
-            backoff.retry_delay(
-                self.receives[i], base=m.retry_base, cap=m.retry_cap, retry_after=retry_after, rand=self.rng.random
+        if turn:
+            delay = max(float(max(1, math.ceil(retry_after))), self._place())
+        else:
+            delay = float(
+                backoff.retry_delay(
+                    self.receives[i], base=m.retry_base, cap=m.retry_cap, retry_after=retry_after, rand=self.rng.random
+                )
             )
-        )
-        if by_backlog:
-            # Back when the backlog ahead of it should have drained: its place in the line, not a doubling guess
-            # (one GetQueueAttributes per batch in the real thing).
-            horizon = len(self.queue) / m.limit * m.window
-            delay = max(delay, min(backoff.MAX_VISIBILITY_SECONDS, horizon * self.rng.random()))
+            if by_backlog:
+                delay = max(delay, self._place())
         heapq.heappush(self.queue, (now + delay, i))
         return now + m.bounce_seconds
+
+    def _place(self) -> float:
+        """A random point of the time the limit needs for the messages waiting (every one counted, as
+        `queue_actions.Backlog` reads them with one GetQueueAttributes per batch)."""
+        horizon = len(self.queue) / self.m.limit * self.m.window
+        return float(int(min(backoff.MAX_VISIBILITY_SECONDS, horizon * self.rng.random())))
 
     def _handle(self, i: int, c: int, now: float, upcoming: int) -> float:
         """One message in container `c` at `now`, with `upcoming` messages of its batch left (this one included);
@@ -201,7 +210,7 @@ class _Simulation:
                 left, spent = grant, grant == 0
             self.tokens[c] = (window, max(0, left - 1), spent)
             if left == 0:
-                return self._back(i, now, window_end - now, by_backlog=m.spread_by_backlog)
+                return self._back(i, now, window_end - now, by_backlog=m.spread_by_backlog, turn=m.spread_by_backlog)
         elif now < self.paused_until[c]:
             return self._back(i, now, self.paused_until[c] - now, by_backlog=m.spread_by_backlog)
         if self.used.get(window, 0) >= m.limit:

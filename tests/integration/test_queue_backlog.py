@@ -1,5 +1,5 @@
-"""The input queue's depth as the submit function reads it (queue_actions.Backlog) on moto: visible and delayed
-messages, one read per interval, and nothing worse than the plain backoff when the read fails."""
+"""The input queue's depth as the submit function reads it (queue_actions.Backlog) on moto: visible, delayed and
+in-flight messages, one read per interval, and nothing worse than the plain backoff when the read fails."""
 
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ def test_the_backlog_counts_waiting_messages_and_is_read_once_per_interval(aws: 
     now[0] = 29.0
     assert backlog() == 4  # the same read
     now[0] = 30.0
+    assert backlog() == 5
+    # A message received and sent back for later is still in the line ahead of whatever is sent back next.
+    [received] = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=1)["Messages"]
+    aws.sqs.change_message_visibility(
+        QueueUrl=aws.queue_url, ReceiptHandle=received["ReceiptHandle"], VisibilityTimeout=600
+    )
+    now[0] = 60.0
     assert backlog() == 5
 
 

@@ -282,15 +282,21 @@ def test_throttling_does_not_spend_the_dead_letter_budget(
     }
 
 
+def _batch(aws: Aws, prefix: str, count: int) -> list[dict[str, object]]:
+    """The SQS records of `count` uploads under `prefix/`, with message ids msg-0, msg-1, ..."""
+    records = []
+    for i in range(count):
+        version, size = aws.put(f"{prefix}/{i}.wav", SHORT)
+        rec = s3_sqs_event(aws, f"{prefix}/{i}.wav", size, version)["Records"][0]
+        rec["messageId"] = f"msg-{i}"
+        records.append(rec)
+    return records
+
+
 def test_after_a_429_the_rest_of_the_batch_waits_without_calling_the_api(
     load_handler, aws: Aws, emulator: Emulator, monkeypatch
 ) -> None:
-    records = []
-    for i in range(3):
-        version, size = aws.put(f"batch/{i}.wav", SHORT)
-        rec = s3_sqs_event(aws, f"batch/{i}.wav", size, version)["Records"][0]
-        rec["messageId"] = f"msg-{i}"
-        records.append(rec)
+    records = _batch(aws, "batch", 3)
     app = load_handler("submit")
     calls = _visibility_changes(app, monkeypatch)
     emulator.script("/v1/voiceprint", (429, {"requestId": "r", "message": "Too many requests"}, {"Retry-After": "20"}))
@@ -307,12 +313,7 @@ def test_two_containers_share_the_limit_through_the_table_and_meet_no_429(
     """Issue 14: one rate budget for every container. Two submit containers (two handler modules, each with its
     own allowance) drain 8 uploads against a limit of 5 a window: 5 are submitted and 3 wait for the next window
     without a request."""
-    records = []
-    for i in range(8):
-        version, size = aws.put(f"shared/{i}.wav", SHORT)
-        rec = s3_sqs_event(aws, f"shared/{i}.wav", size, version)["Records"][0]
-        rec["messageId"] = f"msg-{i}"
-        records.append(rec)
+    records = _batch(aws, "shared", 8)
     env = {"SUBMITS_PER_WINDOW": "5", "RATE_BLOCK_TOKENS": "2", "SUBMIT_CONTAINERS": "2"}
     clock = {"now": 1_800_000_000.0}  # the first second of a 60 s window
     first, second = load_handler("submit", **env), load_handler("submit", **env)

@@ -124,6 +124,30 @@ def test_with_the_windows_tokens_out_an_upload_waits_for_the_next_unpaid_and_wit
     assert world.handle("voiceprints/team/c.wav") == [Disposition.SUBMITTED]
 
 
+@pytest.mark.parametrize("receive_count", [1, 8, 30])
+@pytest.mark.parametrize(("backlog", "draw", "delay"), [(0, 1.0, WINDOW), (2_000, 0.5, WINDOW * 10)])
+def test_a_message_without_a_token_returns_by_its_turn_however_often_it_came_back(
+    receive_count: int, backlog: int, draw: float, delay: int
+) -> None:
+    """The pacing runs' tail (docs/RELIABILITY.md): a doubling jitter on messages our own budget sent back outlasted
+    the backlog ahead of them. Back at the window with room, or at its place in the backlog (2,000 messages at the
+    settings' 100 a minute is 20 windows; halfway is 10), whatever its receive count; the container is not paused."""
+    tokens = FakeRateTokens()
+    world = _world(tokens)
+    world.backlog, world.draw = backlog, draw
+    for name in ("a", "b", "c", "d"):
+        world.upload(f"voiceprints/team/{name}.wav")
+    world.handle("voiceprints/team/a.wav")
+    world.handle("voiceprints/team/b.wav")
+    with pytest.raises(RetryLater) as no_token:
+        world.handle("voiceprints/team/c.wav", receive_count=receive_count)
+    with pytest.raises(RetryLater) as known_spent:  # sent back before its object is read, by the same rule
+        world.handle("voiceprints/team/d.wav", receive_count=receive_count)
+    assert (no_token.value.delay_seconds, known_spent.value.delay_seconds) == (delay, delay)
+    world.now = START + WINDOW
+    assert world.handle("voiceprints/team/d.wav", receive_count=receive_count) == [Disposition.SUBMITTED]
+
+
 def test_a_429_met_by_one_container_sends_the_others_back_without_a_request() -> None:
     tokens = FakeRateTokens()
     first, second = _world(tokens, limit=100), _world(tokens, limit=100)

@@ -25,8 +25,11 @@ def queue_url(sqs: SQSClient, queue_arn: str) -> str:
 
 
 class Backlog:
-    """How many messages wait in a queue (visible and delayed), read with one GetQueueAttributes at most every
-    `max_age` seconds per container: the rate-limited path asks for each message it sends back."""
+    """How many messages wait in a queue (visible, delayed, and in flight or sent back: every message still to be
+    submitted), read with one GetQueueAttributes at most every `max_age` seconds per container: the rate-limited
+    path asks for each message it sends back. Messages sent back are counted because they are ahead in the line
+    too: counting the visible alone made the line look shorter the more of it had been sent back, so the last
+    ones came back too early, again and again (the pacing runs' tail, docs/RELIABILITY.md)."""
 
     def __init__(
         self, sqs: SQSClient, url: str, *, max_age: float = 30.0, clock: Callable[[], float] = time.monotonic
@@ -42,13 +45,17 @@ class Backlog:
             try:
                 found = self._sqs.get_queue_attributes(
                     QueueUrl=self._url,
-                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+                    AttributeNames=[
+                        "ApproximateNumberOfMessages",
+                        "ApproximateNumberOfMessagesDelayed",
+                        "ApproximateNumberOfMessagesNotVisible",
+                    ],
                 )["Attributes"]
-                visible, delayed = (
-                    found.get("ApproximateNumberOfMessages"),
-                    found.get("ApproximateNumberOfMessagesDelayed"),
+                self._depth = (
+                    int(found.get("ApproximateNumberOfMessages") or 0)
+                    + int(found.get("ApproximateNumberOfMessagesDelayed") or 0)
+                    + int(found.get("ApproximateNumberOfMessagesNotVisible") or 0)
                 )
-                self._depth = int(visible or 0) + int(delayed or 0)
             except (ClientError, BotoCoreError) as exc:
                 # Not knowing the depth costs only the spread: the backoff alone decides, as before.
                 logger.warning("queue depth unknown", extra={"error": error_code(exc) or type(exc).__name__})

@@ -57,15 +57,7 @@ class RateTokenStore:
     def spend(self, endpoint: str, window: int, used: int) -> None:
         """Raise the window's count to at least `used` (starting the window if it is newer than the item's)."""
         try:
-            with conditional_failures(from_ddb):
-                self._ddb.update_item(
-                    TableName=self._table,
-                    Key=to_ddb(self._key(endpoint)),
-                    UpdateExpression="SET #w = :w, used = :u",
-                    ConditionExpression="attribute_not_exists(pk) OR #w < :w OR (#w = :w AND used < :u)",
-                    ExpressionAttributeNames={"#w": "window"},
-                    ExpressionAttributeValues=to_ddb({":w": window, ":u": used}),
-                )
+            self._set(endpoint, window, used, "attribute_not_exists(pk) OR #w < :w OR (#w = :w AND used < :u)")
         except ConditionFailed:
             pass  # already at least that high, or a newer window: nothing to raise
 
@@ -90,14 +82,18 @@ class RateTokenStore:
         return int(from_ddb(resp.get("Attributes", {})).get("used", 0))
 
     def _start(self, endpoint: str, window: int, want: int) -> None:
+        self._set(endpoint, window, want, "attribute_not_exists(pk) OR #w < :w")
+
+    def _set(self, endpoint: str, window: int, used: int, condition: str) -> None:
+        """Rewrite the item as `window` with `used` tokens given out, if `condition` holds."""
         with conditional_failures(from_ddb):
             self._ddb.update_item(
                 TableName=self._table,
                 Key=to_ddb(self._key(endpoint)),
-                UpdateExpression="SET #w = :w, used = :k",
-                ConditionExpression="attribute_not_exists(pk) OR #w < :w",
+                UpdateExpression="SET #w = :w, used = :u",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#w": "window"},
-                ExpressionAttributeValues=to_ddb({":w": window, ":k": want}),
+                ExpressionAttributeValues=to_ddb({":w": window, ":u": used}),
             )
 
     @staticmethod

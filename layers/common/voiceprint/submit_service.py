@@ -5,6 +5,7 @@ prefix, against the voiceprints of the same group). Removal notifications go to 
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -93,13 +94,15 @@ class SubmitService:
             return Disposition.FOLDER_MARKER
         logger.append_keys(kind=source.kind.value)
         now = self._clock()
-        if self._allowance is not None:
-            self.pause_until(now + self._allowance.wait(now))
         if now < self._throttled_until:
-            # The spread grows with the message's receive count: a backlog far larger than one window's quota
-            # spreads out over the windows it needs instead of coming back every window to be turned away again.
+            # Paused by a 429: the spread grows with the message's receive count, so a backlog far larger than one
+            # window's quota spreads out over the windows it needs instead of coming back every window to be turned
+            # away again.
             delay = self._paced(self._delay(receive_count, self._throttled_until - now))
             raise RetryLater("waiting for the API's rate-limit window", delay)
+        wait = self._allowance.wait(now) if self._allowance is not None else 0.0
+        if wait > 0:
+            raise RetryLater("waiting for the rate limit's next window", self._turn(wait))
         try:
             # The object's identity is the version this read was served from, whatever the message said.
             first = self._objects.read(note.bucket, note.key, note.version_id, 0, FIRST_BLOCK_BYTES - 1)
@@ -179,7 +182,8 @@ class SubmitService:
             if wait:
                 # Every token of this window is out: back when the limit has room, unpaid and with no 429.
                 metrics.add_metric(name="RateTokensWaited", unit=MetricUnit.Count, value=1)
-                self._retry(ref, claim, receive_count, "waiting for the rate limit's next window", wait, throttled=True)
+                reason = "waiting for the rate limit's next window"
+                self._retry(ref, claim, receive_count, reason, wait, throttled=True, turn=True)
         try:
             job = self._post(source.kind, url, webhook, planned.candidates)
         except RequestRejected as exc:
@@ -317,7 +321,10 @@ class SubmitService:
         retry_after: float | None,
         *,
         throttled: bool,
+        turn: bool = False,
     ) -> NoReturn:
+        """Send the message back (or dead-letter it when out of attempts). `turn`: our own budget had no token for
+        it, so it returns by its turn (`_turn`) and this container is not paused: the budget says when to ask."""
         failures = claim.failures + (0 if throttled else 1)
         throttles = claim.throttles + (1 if throttled else 0)
         exhausted = failures >= self._settings.max_submit_attempts or receive_count >= self._settings.max_receive_count
@@ -328,11 +335,13 @@ class SubmitService:
             logger.error("out of attempts: dead-lettered", extra={"reason": reason, "failures": failures})
             metrics.add_metric(name="JobsDeadLettered", unit=MetricUnit.Count, value=1)
             raise DeadLetter(reason)
-        delay = self._delay(throttles if throttled else failures, retry_after)
-        if throttled:
-            delay = self._paced(delay)
-        if throttled:
-            self.pause_until(self._clock() + (retry_after or delay))
+        if turn:
+            delay = self._turn(retry_after or 0.0)
+        else:
+            delay = self._delay(throttles if throttled else failures, retry_after)
+            if throttled:
+                delay = self._paced(delay)
+                self.pause_until(self._clock() + (retry_after or delay))
         logger.warning("submission will be retried", extra={"reason": reason, "delay": delay, "throttled": throttled})
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
         raise RetryLater(reason, delay)
@@ -345,6 +354,13 @@ class SubmitService:
         received about twice, and the limit is kept busy to the end."""
         drain = self._backlog() / self._settings.submits_per_window * self._settings.rate_window_seconds
         return int(max(delay, min(backoff.MAX_VISIBILITY_SECONDS, drain * self._rand())))
+
+    def _turn(self, wait: float) -> int:
+        """A message our budget had no token for: back by its place in the backlog, never before the window with
+        room (`wait`). No doubling jitter: the budget, not the timing, keeps requests under the limit, and a
+        jitter doubling with each return outlasted the backlog ahead and left a tail of windows with a few submits
+        each (the pacing runs, docs/RELIABILITY.md)."""
+        return self._paced(max(1, math.ceil(wait)))
 
     def _delay(self, attempt: int, retry_after: float | None) -> int:
         return backoff.retry_delay(
