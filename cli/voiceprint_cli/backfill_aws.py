@@ -42,26 +42,30 @@ def _stored(key: str, version: str | None, size: Any, etag: Any, modified: Any, 
 
 
 class VersionsListing:
-    """ListObjectVersions: the newest version of each key (a delete marker as newest: the key is gone)."""
+    """ListObjectVersions: the newest version of each key (a delete marker as newest: the key is gone). With
+    `every_version` (the sweep), every version of a key that is not gone: each version is an object of its own to
+    the pipeline, and an older version's message can expire as well as the newest's."""
 
-    def __init__(self, s3: Any, bucket: str, *, page_size: int = PAGE) -> None:
-        self._s3, self._bucket, self._page_size = s3, bucket, page_size
+    def __init__(self, s3: Any, bucket: str, *, page_size: int = PAGE, every_version: bool = False) -> None:
+        self._s3, self._bucket, self._page_size, self._every = s3, bucket, page_size, every_version
 
     def pages(self, prefix: str, resume_after: str | None) -> Iterator[Listed]:
         params: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": self._page_size}
         if resume_after:
             params["KeyMarker"] = resume_after  # without a VersionIdMarker: the listing starts after this key
+        gone: set[str] = set()  # keys whose newest entry is a delete marker (it comes first, maybe a page earlier)
         while True:
             page = self._s3.list_object_versions(**params)
-            newest = [
+            gone.update(m["Key"] for m in page.get("DeleteMarkers", []) if m.get("IsLatest"))
+            chosen = [
                 _stored(v["Key"], v.get("VersionId"), v.get("Size"), v.get("ETag"), v["LastModified"], v["Key"])
                 for v in page.get("Versions", [])
-                if v.get("IsLatest")
+                if v.get("IsLatest") or (self._every and v["Key"] not in gone)
             ]
             keys = [v["Key"] for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-            # The rest of a key's versions may come on the next page, but only its newest matters: resuming
-            # after the page's last key loses nothing.
-            yield Listed(newest, max(keys) if keys else resume_after)
+            # The rest of a key's versions may come on the next page; a backfill wants its newest only, so resuming
+            # after the page's last key loses nothing (the sweep, which wants them all, keeps no resume state).
+            yield Listed(chosen, max(keys) if keys else resume_after)
             if not page.get("IsTruncated"):
                 return
             params["KeyMarker"], params["VersionIdMarker"] = page["NextKeyMarker"], page.get("NextVersionIdMarker")
@@ -133,7 +137,7 @@ class TableRecords:
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in items[start : start + BATCH_GET]],
-                    "ProjectionExpression": "pk, sk, #s, updatedAt",
+                    "ProjectionExpression": "pk, sk, #s, updatedAt, leaseUntil",
                     "ExpressionAttributeNames": {"#s": "status"},
                 }
             }
@@ -160,9 +164,15 @@ class TableRecords:
 
 
 def _stale(item: dict[str, Any], stale_before: float | None) -> bool:
-    """A record left `retrying` since `stale_before`: its message comes back sooner than that (SQS delays at most
-    12 h), so it expired or was lost, and the object needs a message again (the claim keeps it from paying twice)."""
-    if stale_before is None or item.get("status", {}).get("S") != "retrying":
+    """A record left unfinished since `stale_before`, its message expired or lost, so the object needs a message
+    again (the claim keeps it from paying twice):
+    - `retrying`: its message comes back sooner than that (SQS delays at most 12 h);
+    - `submitting` with its lease over by then: the invocation that claimed it died (the message then comes back
+      after the lease, to adopt or resubmit, unless it expired meanwhile: found by the chaos run's expiries)."""
+    status = item.get("status", {}).get("S")
+    if stale_before is None or status not in ("retrying", "submitting"):
+        return False
+    if status == "submitting" and float(item.get("leaseUntil", {}).get("N", "0")) >= stale_before:
         return False
     return float(item.get("updatedAt", {}).get("N", "0")) < stale_before
 

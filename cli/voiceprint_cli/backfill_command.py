@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 3
     queue = aws.InputQueue(stack.client("sqs"), queue_url, stack.session.region_name)
     sweeping = args.command == "sweep"
-    listing: Any = aws.VersionsListing(stack.client("s3"), bucket)
+    listing: Any = aws.VersionsListing(stack.client("s3"), bucket, every_version=sweeping)
     inventory = getattr(args, "inventory", None)
     if inventory:
         listing = aws.InventoryListing(stack.client("s3"), inventory)

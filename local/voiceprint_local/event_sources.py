@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from voiceprint import s3_notifications
 from voiceprint_local import template
 from voiceprint_local.fault_injection import FaultInjector, SimulatedCrash
 from voiceprint_local.lambda_context import LocalLambdaContext
@@ -55,7 +56,7 @@ class SqsEventSource:
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages = resp.get("Messages", [])
+        messages = self._expire_some(resp.get("Messages", []))
         if not messages:
             return
         self._duplicate_some(messages)
@@ -74,6 +75,20 @@ class SqsEventSource:
                 QueueUrl=self._url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+
+    def _expire_some(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """SQS deletes a message past its retention without a trace: some objects' notifications, at any receive,
+        are deleted instead of delivered. The chaos run's sweep must find their objects again."""
+        kept = []
+        for m in messages:
+            key = _created_key(m["Body"])
+            if key is not None and self._faults.chance(self._faults.faults.expired_message_rate):
+                self._faults.injected["expired_message"] += 1
+                self._faults.expired_keys[key] += 1
+                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=m["ReceiptHandle"])
+            else:
+                kept.append(m)
+        return kept
 
     def _duplicate_some(self, messages: list[dict[str, Any]]) -> None:
         """S3 and SQS deliver at least once: some first deliveries are sent again."""
@@ -95,6 +110,15 @@ class SqsEventSource:
             "eventSourceARN": self._arn,
             "awsRegion": self._region,
         }
+
+
+def _created_key(body: str) -> str | None:
+    """The object key of an S3 ObjectCreated notification (decoded as the submit function decodes it), else None."""
+    try:
+        notes = s3_notifications.parse(body)
+    except s3_notifications.MalformedMessage:  # a poison message: the submit function dead-letters it
+        return None
+    return notes[0].key if notes and len(notes) == 1 and notes[0].created else None
 
 
 class Schedule:

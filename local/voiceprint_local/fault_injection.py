@@ -29,6 +29,9 @@ class Faults:
     duplicate_delivery_rate: float = 0.0  # S3/SQS at-least-once: a notification delivered twice
     crash_after_submit_rate: float = 0.0  # the submit invocation dies between the API call and the jobId write
     dynamodb_throttle_rate: float = 0.0  # the handlers' DynamoDB calls answered ProvisionedThroughputExceeded
+    # An object's notification deleted on receipt, as SQS deletes a message past its retention: no trace, no DLQ
+    # (only objects' creations: what a sweep can find again).
+    expired_message_rate: float = 0.0
 
 
 class SimulatedCrash(BaseException):
@@ -43,6 +46,7 @@ class FaultInjector:
         self.faults = faults
         self.injected: Counter[str] = Counter()
         self.crashed_keys: Counter[str] = Counter()  # object keys whose submit crashed after the API call
+        self.expired_keys: Counter[str] = Counter()  # object keys whose message was expired
         self.observed: Counter[str] = Counter()  # what the handlers' DynamoDB calls met (conditional conflicts)
         self._rng = random.Random(faults.seed)
         self._rng_lock = threading.Lock()

@@ -27,7 +27,12 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
             # Issue 18: every job's first job read is answered outside the spec, each kind in turn.
             "hostile_answer_rate": 1.0,
         },
-        fault_rates={"duplicate_delivery_rate": 0.2, "crash_after_submit_rate": 0.1, "dynamodb_throttle_rate": 0.05},
+        fault_rates={
+            "duplicate_delivery_rate": 0.2,
+            "crash_after_submit_rate": 0.1,
+            "dynamodb_throttle_rate": 0.05,
+            "expired_message_rate": 0.1,
+        },
     )
     # every kind of fault really happened (otherwise the verdicts below would prove nothing)
     for injected in (
@@ -37,6 +42,7 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
         "crash_after_submit",
         "duplicate_delivery",
         "dynamodb_throttled",
+        "expired_message",
         "webhooks_dropped",
         "jobs_failed_by_vendor",
     ):
@@ -44,6 +50,7 @@ def test_chaos_loses_nothing_and_bills_twice_only_where_forced() -> None:
     assert result.observed["dynamodb_conditional_conflicts"] > 0
     assert set(result.hostile_answers) == {"unknown_status", "malformed_output", "oversized", "slow"}
     assert result.observed["job_polls"] > 0  # dropped webhooks were recovered by the reconciler
+    assert result.swept > 0  # expired messages' objects were found again by the scheduled sweep
     # the verdicts
     assert result.settled
     assert result.lost == []

@@ -35,6 +35,22 @@ def test_the_listing_gives_each_keys_newest_version_and_skips_deleted_keys(aws: 
     assert _keys(listing, "voiceprints/", "voiceprints/3.wav") == ["voiceprints/4.wav", "voiceprints/6.wav"]
 
 
+def test_the_sweeps_listing_gives_every_version_of_keys_that_are_not_gone(aws: Aws) -> None:
+    """An older version's message can expire too, and each version is an object of its own to the pipeline."""
+    first, _ = aws.put("voiceprints/a.wav", b"one")
+    second, _ = aws.put("voiceprints/a.wav", b"two")
+    aws.put("voiceprints/b.wav", b"one")
+    aws.put("voiceprints/b.wav", b"two")
+    aws.s3.delete_object(Bucket=aws.bucket, Key="voiceprints/b.wav")  # gone: none of its versions is swept back
+    only, _ = aws.put("voiceprints/c.wav", b"one")
+    for page_size in (1, 2, 1000):  # a key's versions and its delete marker split over pages or not
+        listing = VersionsListing(aws.s3, aws.bucket, page_size=page_size, every_version=True)
+        found = sorted((o.key, o.version_id) for page in listing.pages("voiceprints/", None) for o in page.objects)
+        assert found == sorted(
+            [("voiceprints/a.wav", first), ("voiceprints/a.wav", second), ("voiceprints/c.wav", only)]
+        ), page_size
+
+
 def test_records_are_found_by_the_keys_the_submit_function_writes(aws: Aws) -> None:
     objects = [
         StoredObject(f"voiceprints/{n}.wav", f"v{n}", 3, "etag", 0.0, f"voiceprints/{n}.wav") for n in range(150)
@@ -51,19 +67,29 @@ def test_records_are_found_by_the_keys_the_submit_function_writes(aws: Aws) -> N
     ]
 
 
-def test_a_sweep_also_finds_records_left_retrying_since_their_message_expired(aws: Aws) -> None:
-    """A claimed object whose message expired while it waited for the rate limit stays `retrying` with nothing to
-    bring it back: the sweep counts it as missing once unchanged for --older-than (a backfill does not)."""
-    objects = [StoredObject(f"voiceprints/{n}.wav", f"v{n}", 3, "etag", 0.0, f"voiceprints/{n}.wav") for n in range(4)]
-    states = {0: ("succeeded", 100), 1: ("retrying", 100), 2: ("retrying", 5_000)}
-    for n, (status, updated) in states.items():
+def test_a_sweep_also_finds_records_left_unfinished_since_their_message_expired(aws: Aws) -> None:
+    """A claimed object whose message expired while it waited for the rate limit stays `retrying`, and one whose
+    invocation died after the claim stays `submitting`, with nothing to bring it back: the sweep counts it as
+    missing once unchanged (and its lease over) for --older-than (a backfill does not)."""
+    objects = [StoredObject(f"voiceprints/{n}.wav", f"v{n}", 3, "etag", 0.0, f"voiceprints/{n}.wav") for n in range(7)]
+    states = {
+        0: ("succeeded", 100, None),
+        1: ("retrying", 100, None),
+        2: ("retrying", 5_000, None),
+        4: ("submitting", 100, 200),  # claimed by an invocation that died, its lease long over
+        5: ("submitting", 100, 5_000),  # a lease still running: its invocation may yet record the job
+        6: ("submitted", 100, None),  # a job to wait for: the webhook or the reconciler settles it
+    }
+    for n, (status, updated, lease) in states.items():
         keys = record_keys(aws.bucket, f"voiceprints/{n}.wav", f"v{n}")
         item = {**{k: {"S": v} for k, v in keys.items()}, "status": {"S": status}, "updatedAt": {"N": str(updated)}}
+        if lease is not None:
+            item["leaseUntil"] = {"N": str(lease)}
         aws.ddb.put_item(TableName=aws.table, Item=item)
     records = TableRecords(aws.ddb, aws.table)
     assert [o.key for o in records.missing(aws.bucket, objects)] == ["voiceprints/3.wav"]
     swept = records.missing(aws.bucket, objects, stale_before=1_000)
-    assert [o.key for o in swept] == ["voiceprints/1.wav", "voiceprints/3.wav"]
+    assert [o.key for o in swept] == ["voiceprints/1.wav", "voiceprints/3.wav", "voiceprints/4.wav"]
 
 
 def test_queued_messages_are_s3_notifications_the_submit_function_parses(aws: Aws) -> None:

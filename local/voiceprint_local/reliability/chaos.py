@@ -3,6 +3,8 @@ failure with a reason, double billing only where the API forces it, forgeries ch
 
 from __future__ import annotations
 
+import io
+import json
 import random
 import threading
 import time
@@ -10,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from voiceprint_cli import __main__ as cli
 from voiceprint_local import hostile
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
 from voiceprint_local.emulator import Emulator
@@ -33,7 +36,15 @@ CHAOS_EMULATOR = {
     # status, a malformed output, an oversized or a trickled body); what follows is genuine.
     "hostile_answer_rate": 0.3,
 }
-CHAOS_FAULTS = {"duplicate_delivery_rate": 0.05, "crash_after_submit_rate": 0.02, "dynamodb_throttle_rate": 0.02}
+CHAOS_FAULTS = {
+    "duplicate_delivery_rate": 0.05,
+    "crash_after_submit_rate": 0.02,
+    "dynamodb_throttle_rate": 0.02,
+    "expired_message_rate": 0.02,  # per receive of an object's notification: gone, as past the queue's retention
+}
+# `voiceprint sweep --older-than SWEEP_AGE`, every SWEEP_EVERY seconds of the run, as an operator's schedule would:
+# it finds the objects whose message expired (no record, or one left unfinished since) and enqueues them again.
+SWEEP_EVERY, SWEEP_AGE = 20.0, 60
 # Seconds instead of minutes, so that leases expire, the reconciler polls and backoffs end within the run.
 CHAOS_ENV = {
     "RECONCILE_AFTER_SECONDS": "5",
@@ -84,6 +95,8 @@ class ChaosResult:
     crossed_records: list[str] = field(default_factory=list)  # a record holding another object's job
     queue_forgeries: dict[str, int] = field(default_factory=dict)
     poison_dead_lettered: int = 0  # forged messages that were not S3 notifications, dead-lettered with a reason
+    sweeps: int = 0
+    swept: int = 0  # objects the sweeps enqueued again
     hostile_answers: dict[str, int] = field(default_factory=dict)  # vendor answers outside the spec, by kind
     regressions: int = 0
     log_lines: int = 0
@@ -104,6 +117,7 @@ class ChaosResult:
             and set(self.forged_answers) <= {"400", "401"}
             and not self.crossed_records
             and self.poison_dead_lettered == self.queue_forgeries.get("poison", 0)
+            and (self.swept > 0 or not self.injected.get("expired_message"))
             and self.regressions == 0
             and self.log_lines > 0
             and not any(self.secret_leaks.values())
@@ -166,8 +180,15 @@ def run_chaos(
         secrets = observe.secrets_of(stack)
         say(f"chaos: {len(files)} uploads ({result.objects} object versions), seed {seed} ...")
         started = time.monotonic()
-        forged, replayed = _upload_under_attack(stack, stack.emulator, files, expected, seed, result)
-        result.settled = _wait_settled(stack, expected, timeout, started, result.objects)
+        settled = threading.Event()
+        sweeper = threading.Thread(target=_sweep_until, args=(stack, settled, result), name="sweeper")
+        sweeper.start()
+        try:
+            forged, replayed = _upload_under_attack(stack, stack.emulator, files, expected, seed, result)
+            result.settled = _wait_settled(stack, expected, timeout, started, result.objects)
+        finally:
+            settled.set()
+            sweeper.join(timeout=120)
         first = {(r["objectKey"], r["sk"]): r.get("status") for r in observe.statuses(stack)}
         # Late duplicates and vendor retries still arrive: a terminal record must not move any more.
         threading.Event().wait(5.0)
@@ -219,6 +240,20 @@ def _upload_under_attack(
     uploaded_ok = sorted({k for k, _ in files[: len(files) // 2] if expected[k][0] == "ok"})
     result.queue_forgeries = dict(hostile.forge_queue_messages(stack, uploaded_ok, FORGED_QUEUE_MESSAGES, seed))
     return forged, replayed
+
+
+def _sweep_until(stack: LocalStack, stop: threading.Event, result: ChaosResult) -> None:
+    """`voiceprint sweep` on a schedule until `stop`, through the CLI as an operator runs it."""
+    assert stack.api is not None
+    args = ["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url, "--json"]
+    while not stop.wait(SWEEP_EVERY):
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main([*args, "sweep", "--older-than", str(SWEEP_AGE), "--max-backlog", "100000"], out=out, err=err)
+        if code != 0:
+            stack.errors.append(f"sweep exited {code}: {err.getvalue()[-300:]}")
+            continue
+        result.sweeps += 1
+        result.swept += int(json.loads(out.getvalue())["enqueued"])
 
 
 def _wait_settled(

@@ -56,12 +56,17 @@ def render_pacing(runs: Sequence[PacingResult], picture: str | None) -> list[str
         )
     out += [
         "",
-        "Every window up to the ideal's last is full (the picture): the excess is a tail. A message sent back "
-        "for the limit waits the longer of its place in the backlog and its backoff, and the backoff's jitter "
-        "doubles with each return (up to RETRY_MAX_DELAY_SECONDS, three windows here); so the last messages, "
-        "sent back most often, come back after the backlog ahead of them is gone. The same tail is the 3-5 % of "
-        "100 windows in the scale model below. Next: for a message sent back for the limit, the backlog's place "
-        "alone (no doubling), which the backlog spread made redundant.",
+        "A message that finds no token returns by its place in the backlog: a random point of the time the limit "
+        "needs for every message waiting (visible, delayed and in flight), never before the next window, and with "
+        "no doubling jitter (`submit_service._turn`). Until stop 26 the depth counted the visible messages alone, "
+        "so the backlog looked shorter the more of it had been sent back, and a jitter doubling with each return "
+        "was added: the last messages came back after the backlog ahead of them was gone, a tail of 2 to 5 "
+        "windows (17, 18 and 20 for 15).",
+        "",
+        "The counter's writes per job are high at this small limit: each container pays a fixed few writes a "
+        "window (its first take in a window is two writes, a take from a spent window one, the vendor's remaining "
+        "count at most one), and 20 submits a window share them; at 4 containers that is more than one a job. At "
+        "pyannoteAI's 100 a minute the scale model below gives 0.35-0.40.",
     ]
     if picture:
         out += ["", f"![Submits, 429s and backlog per window]({picture})"]
@@ -194,6 +199,11 @@ def render(
                     ("records holding another object's job", len(c.crossed_records)),
                     ("forged queue messages sent", c.queue_forgeries),
                     ("... poison dead-lettered with a reason", c.poison_dead_lettered),
+                    (
+                        f"objects enqueued again by `voiceprint sweep --older-than {chaos.SWEEP_AGE}` "
+                        f"(every {chaos.SWEEP_EVERY:.0f} s: {c.sweeps} sweeps)",
+                        c.swept,
+                    ),
                     ("vendor answers outside the spec (each a job's first GET)", c.hostile_answers),
                     ("terminal records announced on EventBridge", _announced(c.announcements)),
                     ("log lines captured", c.log_lines),
