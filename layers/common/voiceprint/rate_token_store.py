@@ -14,6 +14,7 @@ clock lags), gives nothing.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from voiceprint.aws_errors import ConditionFailed, conditional_failures
@@ -56,10 +57,8 @@ class RateTokenStore:
 
     def spend(self, endpoint: str, window: int, used: int) -> None:
         """Raise the window's count to at least `used` (starting the window if it is newer than the item's)."""
-        try:
+        with contextlib.suppress(ConditionFailed):  # already at least that high, or a newer window: nothing to raise
             self._set(endpoint, window, used, "attribute_not_exists(pk) OR #w < :w OR (#w = :w AND used < :u)")
-        except ConditionFailed:
-            pass  # already at least that high, or a newer window: nothing to raise
 
     def used(self, endpoint: str, window: int) -> int:
         """The window's count (0 if the item holds another window): for the tests and the reliability run."""
