@@ -17,7 +17,7 @@ from typing import Any
 from voiceprint import frozen
 from voiceprint.budget_store import Charge, ChargeResult, Limits
 from voiceprint.job_state import RECLAIMABLE, TERMINAL, FailureCode, Kind, Outcome, Status
-from voiceprint.job_store import ApplyResult, Claim, ClaimHeld, LostClaim
+from voiceprint.job_store import ApplyResult, Claim, ClaimHeld, LostClaim, voiceprint_expiry
 from voiceprint.object_ref import ObjectRef, partition_key
 from voiceprint.object_source import ObjectGone, ObjectRead
 from voiceprint.pyannote_client import Job, JobCreated, JobNotFound
@@ -60,10 +60,11 @@ def _page(
 class FakeRecordStore:
     """The records in a dict, with JobStore's conditions. `writes` counts the writes that went through."""
 
-    def __init__(self, *, retention_days: int = 30) -> None:
+    def __init__(self, *, retention_days: int = 30, voiceprint_retention_days: int = 0) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes = 0
         self._retention = retention_days * 86400
+        self._voiceprint_retention = voiceprint_retention_days * 86400
 
     def _item(self, keys: Mapping[str, str]) -> dict[str, Any] | None:
         return self.items.get((keys["pk"], keys["sk"]))
@@ -191,11 +192,12 @@ class FakeRecordStore:
         if item is not None and self._applies(item, job_id, outcome):
             item = dict(item)
             if outcome.terminal:
-                item.update(
-                    {**outcome.to_item(), "completedAt": int(now), "updatedAt": int(now), "expiresAt": self._ttl(now)}
-                )
-                for name in ("pendingShard", "pendingSince", "early"):
+                item.update({**outcome.to_item(), "completedAt": int(now), "updatedAt": int(now)})
+                for name in ("pendingShard", "pendingSince", "early", "expiresAt"):
                     item.pop(name, None)
+                expires = voiceprint_expiry(outcome, now, self._retention, self._voiceprint_retention)
+                if expires is not None:
+                    item["expiresAt"] = expires
                 if outcome.voiceprint is not None:
                     item["voiceprintGroup"] = item.get("groupKey", group_key(""))
             else:

@@ -221,3 +221,32 @@ def test_delete_returns_what_the_record_held(store: RecordWriter) -> None:
     assert store.delete(v1.record_keys) is None
     assert store.get(v1.record_keys) is None
     assert [r.version_id for r in store.list_object_versions("input", v1.key)] == ["v2"]
+
+
+@pytest.mark.parametrize("voiceprint_days", [0, 90])
+@pytest.mark.parametrize("adapter", ["fake", "dynamodb"])
+def test_a_voiceprint_keeps_its_own_retention_and_every_other_record_the_stacks(
+    request: pytest.FixtureRequest, adapter: str, voiceprint_days: int
+) -> None:
+    """Issue 15: a team enrolled today is still there in two months. VoiceprintRetentionDays 0 keeps a voiceprint
+    as long as its source object (no TTL: the source's removal deletes it); N keeps it N days. Failures and
+    identifications keep RetentionDays (30 here)."""
+    if adapter == "fake":
+        store: RecordWriter = FakeRecordStore(retention_days=30, voiceprint_retention_days=voiceprint_days)
+    else:
+        aws: Any = request.getfixturevalue("aws")
+        store = JobStore(aws.ddb, aws.table, retention_days=30, voiceprint_retention_days=voiceprint_days)
+    enrolled, refused, identified = _ref(), _ref("voiceprints/team/bob.wav"), _ref("identify/team/meeting.wav")
+    _submitted(store, enrolled, "job-a")
+    _submitted(store, refused, "job-b")
+    _submitted(store, identified, "job-c", kind=Kind.IDENTIFY)
+    done = NOW + 10
+    store.apply_outcome(enrolled.record_keys, "job-a", outcome_from_job("succeeded", {"voiceprint": "VP"}), now=done)
+    store.apply_outcome(refused.record_keys, "job-b", outcome_from_job("failed", {"error": "no speech"}), now=done)
+    store.apply_outcome(identified.record_keys, "job-c", Outcome("succeeded", Status.SUCCEEDED, result="{}"), now=done)
+    expiry = {ref.key: store.get(ref.record_keys) for ref in (enrolled, refused, identified)}
+    assert {key: record.expires_at if record else "gone" for key, record in expiry.items()} == {
+        enrolled.key: int(done) + voiceprint_days * 86400 if voiceprint_days else None,
+        refused.key: int(done) + 30 * 86400,
+        identified.key: int(done) + 30 * 86400,
+    }

@@ -134,6 +134,7 @@ def test_the_stack_is_made_by_cloudformation_from_the_translated_template() -> N
         }
         assert ("s3:ObjectCreated:*", (("prefix", "voiceprints/"), ("suffix", ".wav"))) in filters
         assert ("s3:ObjectRemoved:*", (("prefix", "identify/"), ("suffix", ".wav"))) in filters
+        assert ("s3:LifecycleExpiration:*", (("prefix", "voiceprints/"), ("suffix", ".wav"))) in filters
         ttl = ddb.describe_time_to_live(TableName=stack.table)["TimeToLiveDescription"]
         assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": template.ttl_attribute()}
 

@@ -54,6 +54,26 @@ def test_a_deleted_version_takes_its_record_and_a_delete_marker_takes_them_all(
     assert submit.lambda_handler(event, context()) == {"batchItemFailures": []}
 
 
+def test_a_lifecycle_expiry_takes_the_record_of_the_version_it_expired(
+    load_handler, aws: Aws, emulator: Emulator
+) -> None:
+    """Issue 15: with VoiceprintRetentionDays 0 (the default) a voiceprint has no TTL and lives as long as its
+    source, so the input bucket's lifecycle expiry of a version (S3's LifecycleExpiration:Delete) must take its
+    record, once S3 confirms the version is gone."""
+    submit = load_handler("submit")
+    version, size = aws.put(KEY, wav_bytes(1.0, "alice"))
+    assert submit.lambda_handler(s3_sqs_event(aws, KEY, size, version), context()) == {"batchItemFailures": []}
+    store = JobStore(aws.ddb, aws.table, retention_days=30)
+    [record] = store.list_object_versions(aws.bucket, KEY)
+    event = _removal(aws, "s3_lifecycle_expired_via_sqs.json", version)
+    assert submit.lambda_handler(event, context()) == {"batchItemFailures": []}
+    assert len(store.list_object_versions(aws.bucket, KEY)) == 1  # not expired yet: nothing deleted
+    aws.s3.delete_object(Bucket=aws.bucket, Key=KEY, VersionId=version)  # as the lifecycle rule does
+    assert submit.lambda_handler(event, context()) == {"batchItemFailures": []}
+    assert store.list_object_versions(aws.bucket, KEY) == []
+    assert record.version_id == version
+
+
 def test_the_events_function_publishes_the_stream_sample_on_the_bus(load_handler, aws: Aws) -> None:
     events = boto3.client("events", region_name=REGION)
     queue_url = aws.sqs.create_queue(QueueName="observer")["QueueUrl"]

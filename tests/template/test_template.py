@@ -245,6 +245,29 @@ def test_bucket_is_private_encrypted_and_tls_only() -> None:
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_every_removal_of_source_audio_reaches_the_queue_and_its_expiry_is_optional() -> None:
+    """Issue 15: voiceprints have no TTL by default, so whatever removes a source object, a user or a lifecycle
+    rule (old versions after RetentionDays, or SourceAudioExpirationDays), must be notified to take its records."""
+    bucket = template.resources()["InputBucket"]["Properties"]
+
+    def branch(entry: dict[str, Any]) -> dict[str, Any]:
+        return dict(entry["Fn::If"][1]) if "Fn::If" in entry else entry
+
+    queued = {
+        (branch(q)["Event"], json.dumps(branch(q)["Filter"]["S3Key"]["Rules"][0]))
+        for q in bucket["NotificationConfiguration"]["QueueConfigurations"]
+    }
+    for prefix in ("VoiceprintPrefix", "IdentifyPrefix"):
+        rule = json.dumps({"Name": "prefix", "Value": {"Ref": prefix}})
+        for event in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"):
+            assert (event, rule) in queued
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    [expiry] = [r["Fn::If"] for r in rules if "Fn::If" in r]
+    assert expiry[0] == "HasSourceExpiry"
+    assert expiry[1]["ExpirationInDays"] == {"Ref": "SourceAudioExpirationDays"}
+    assert template.parameter_defaults()["VoiceprintRetentionDays"] == "0"
+
+
 def test_webhook_url_is_derived_from_the_stack() -> None:
     env = template.function_environment("SubmitFunction")
     assert env["WEBHOOK_URL"] == {

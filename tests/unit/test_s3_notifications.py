@@ -86,3 +86,20 @@ def test_a_malformed_eventbridge_event_is_refused(detail: dict[str, Any]) -> Non
         parse(_eventbridge(detail=detail))
     with pytest.raises(MalformedMessage):
         parse(json.dumps({"source": "aws.s3", "detail-type": "Object Created"}))
+
+
+@pytest.mark.parametrize(
+    ("event_name", "version_id", "version_deleted"),
+    [
+        ("ObjectRemoved:Delete", "v1", True),
+        ("LifecycleExpiration:Delete", "v1", True),  # an old version expired by the bucket's lifecycle rule
+        ("ObjectRemoved:DeleteMarkerCreated", "v2", False),
+        ("LifecycleExpiration:DeleteMarkerCreated", "v2", False),  # the current version expired: a delete marker
+        ("ObjectRemoved:Delete", None, False),  # an unversioned bucket: the key is gone
+    ],
+)
+def test_a_lifecycle_expiry_is_a_removal_like_a_users_delete(
+    event_name: str, version_id: str | None, version_deleted: bool
+) -> None:
+    note = Notification(event_name, "bucket", "voiceprints/a.wav", 0, version_id)
+    assert (note.removed, note.created, note.version_deleted) == (True, False, version_deleted)

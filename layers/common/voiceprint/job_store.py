@@ -84,12 +84,25 @@ class ClaimHeld(Exception):
         self.lease_until = lease_until
 
 
+def voiceprint_expiry(outcome: Outcome, now: float, retention: int, voiceprint_retention: int) -> int | None:
+    """A terminal record's TTL (epoch seconds), or None for none: a voiceprint keeps `voiceprint_retention`
+    seconds (0: as long as its source object), everything else (failures, identifications) `retention`."""
+    if outcome.voiceprint is None:
+        return int(now) + retention
+    return int(now) + voiceprint_retention if voiceprint_retention else None
+
+
 class JobStore(RecordQueries):
     """The record writes; the reads are RecordQueries'."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str, *, retention_days: int) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, retention_days: int, voiceprint_retention_days: int = 0
+    ) -> None:
+        """`voiceprint_retention_days`: how long a record holding a voiceprint is kept after it is made; 0 keeps
+        it as long as its source object (its removal, by a user or a lifecycle rule, deletes the record)."""
         super().__init__(client, table_name)
         self._retention = retention_days * 86400
+        self._voiceprint_retention = voiceprint_retention_days * 86400
 
     def _write(self, update: Update) -> Record | None:
         """The one place this adapter updates: a failed condition becomes ConditionFailed, with the item that
@@ -228,12 +241,16 @@ class JobStore(RecordQueries):
         not_terminal, terminal_values = _still_open()
         update = Update(keys)
         if outcome.terminal:
-            update.set_all(
-                {**outcome.to_item(), "completedAt": int(now), "updatedAt": int(now), "expiresAt": self._ttl(now)}
-            ).remove("pendingShard", "pendingSince", "early")
+            update.set_all({**outcome.to_item(), "completedAt": int(now), "updatedAt": int(now)})
+            update.remove("pendingShard", "pendingSince", "early")
             if outcome.voiceprint is not None:
                 # Into the byGroup index, where identification finds it.
                 update.set_from("voiceprintGroup", "groupKey", group_key(""))
+            expires = voiceprint_expiry(outcome, now, self._retention, self._voiceprint_retention)
+            if expires is None:
+                update.remove("expiresAt")
+            else:
+                update.set_all({"expiresAt": expires})
         else:
             # Still running: move it to the back of the reconciler's queue.
             update.set_all({"vendorStatus": outcome.vendor_status, "updatedAt": int(now), "pendingSince": int(now)})

@@ -31,7 +31,7 @@ class RemovalService:
         key, since the object is gone for its owner even while old versions wait for their lifecycle expiry.
         Nothing goes unless S3 confirms it: a forged or stale removal changes nothing."""
         logger.append_keys(object_key=note.key, bucket=note.bucket)
-        version_delete = note.event_name == "ObjectRemoved:Delete" and note.version_id is not None
+        version_delete = note.version_deleted
         if self._objects.exists(note.bucket, note.key, note.version_id if version_delete else None):
             logger.warning("removal notification for an object that still exists; nothing deleted")
             metrics.add_metric(name="RemovalsNotConfirmed", unit=MetricUnit.Count, value=1)

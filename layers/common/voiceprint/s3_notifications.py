@@ -37,7 +37,13 @@ class Notification:
 
     @property
     def removed(self) -> bool:
-        return self.event_name.startswith("ObjectRemoved")
+        # A lifecycle rule's expiry removes an object as a user's delete does (Delete / DeleteMarkerCreated).
+        return self.event_name.startswith(("ObjectRemoved", "LifecycleExpiration"))
+
+    @property
+    def version_deleted(self) -> bool:
+        """One version deleted for good (not a delete marker over the key)."""
+        return self.removed and self.event_name.endswith(":Delete") and self.version_id is not None
 
 
 def _located(section: Any, what: str, missing: str) -> tuple[Mapping[str, Any], str, str, int, Mapping[str, Any]]:

@@ -51,6 +51,7 @@ class Settings:
     model: str
     presign_expiry_seconds: int
     retention_days: int
+    voiceprint_retention_days: int  # 0: a voiceprint lives as long as its source object
     voiceprint_prefix: str
     identify_prefix: str
     key_suffix: str
@@ -109,6 +110,7 @@ class Settings:
             # SigV4 allows 7 days; we keep URLs short-lived because they are bearer credentials.
             presign_expiry_seconds=_int(env, "PRESIGN_EXPIRY_SECONDS", 1800, 60, 43200),
             retention_days=_int(env, "RETENTION_DAYS", 30, 1, 3650),
+            voiceprint_retention_days=_int(env, "VOICEPRINT_RETENTION_DAYS", 0, 0, 3650),
             voiceprint_prefix=env.get("VOICEPRINT_PREFIX", "voiceprints/"),
             identify_prefix=env.get("IDENTIFY_PREFIX", "identify/"),
             key_suffix=env.get("KEY_SUFFIX", ""),

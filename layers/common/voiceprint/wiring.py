@@ -73,7 +73,12 @@ def secret(secret_id: str, settings: Settings, client: SecretsManagerClient) -> 
 def job_store(settings: Settings, client: DynamoDBClient | None = None) -> JobStore:
     from voiceprint.job_store import JobStore
 
-    return JobStore(client or dynamodb(), settings.table_name, retention_days=settings.retention_days)
+    return JobStore(
+        client or dynamodb(),
+        settings.table_name,
+        retention_days=settings.retention_days,
+        voiceprint_retention_days=settings.voiceprint_retention_days,
+    )
 
 
 def record_queries(settings: Settings) -> RecordQueries:
