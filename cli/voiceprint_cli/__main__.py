@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--group", help='e.g. "team-a/"; default: the top level, or every group with --label')
     listing.add_argument("--label")
     backfill_command.add_parsers(commands, [after])
+    retention = commands.add_parser(
+        "retention",
+        parents=[after],
+        help="give the voiceprints made before an update the stack's VoiceprintRetentionDays (rewrites their TTL)",
+    )
+    retention.add_argument("--dry-run", action="store_true", help="count the voiceprints, change nothing")
     replay = commands.add_parser(
         "replay-events",
         help="publish again the events of the records changed in [--since, --until] (reads the table, writes the "
@@ -162,6 +168,18 @@ def replay_events(args: argparse.Namespace, out: TextIO) -> int:
         + "\n"
     )
     return 0 if report.complete else 2
+
+
+def retention_command(args: argparse.Namespace, out: TextIO) -> int:
+    from voiceprint_cli import retention
+    from voiceprint_cli.deployed import connect
+
+    stack = connect(args.stack, local=args.local, region=args.region, endpoint=args.aws_endpoint)
+    days = int(stack.parameters.get("VoiceprintRetentionDays") or 0)
+    records = retention.TableVoiceprints(stack.client("dynamodb"), stack.outputs["JobsTableName"])
+    report = retention.apply(records, days, dry_run=args.dry_run)
+    out.write((safe_json(vars(report)) if args.json else report.line()) + "\n")
+    return 0
 
 
 def doctor(args: argparse.Namespace, out: TextIO) -> int:
@@ -324,6 +342,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         "identify": lambda: upload(args, out, err),
         "backfill": lambda: backfill_command.run(args, out, err),
         "sweep": lambda: backfill_command.run(args, out, err),
+        "retention": lambda: retention_command(args, out),
     }
     if args.command in with_aws:
         return with_aws[args.command]()
