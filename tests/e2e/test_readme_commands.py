@@ -193,7 +193,12 @@ def test_serve_and_the_commands_shown_with_it(serving: subprocess.Popen[str], tm
     )
     wait = _shell("scripts/voiceprint --local wait voiceprints/alice.wav --timeout 60 --interval 0.5", timeout=120)
     assert "succeeded" in wait
-    blocks = ("### Results API and the `voiceprint` CLI", "### Where the data lives", "### Backfill and sweep")
+    blocks = (
+        "### Results API and the `voiceprint` CLI",
+        "### Where the data lives",
+        "### Erasure by person",
+        "### Backfill and sweep",
+    )
     for line in [line for heading in blocks for line in _block_after(heading)]:
         command = re.sub(r"\s+#\s.*$", "", line).strip()
         if not command.startswith("scripts/voiceprint --local"):

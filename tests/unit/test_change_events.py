@@ -48,6 +48,9 @@ def test_expiry_and_deletion_are_told_apart() -> None:
     assert (detail_type, detail["deletedBecause"]) == ("Voiceprint Deleted", "expired")
     by_user = {k: v for k, v in remove.items() if k != "userIdentity"}
     assert event_for(by_user)[1]["deletedBecause"] == "source_deleted"  # type: ignore[index]
+    erased = copy.deepcopy(by_user)
+    erased["dynamodb"]["OldImage"]["erasedAt"] = {"N": "1800000000"}  # marked by `voiceprint erase` first
+    assert event_for(erased)[1]["deletedBecause"] == "erased"  # type: ignore[index]
 
 
 def test_only_the_transition_to_terminal_is_news() -> None:

@@ -71,7 +71,8 @@ def detail_of(record: Record) -> dict[str, Any]:
 
 def event_for(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """(detail-type, detail) for a stream record that is news downstream, else None: a record becoming terminal
-    (once: terminal records never change again), or a record removed (its source was deleted, or it expired)."""
+    (once: terminal records never change again), or a record removed (its source was deleted, it expired, or its
+    person was erased)."""
     name = record.get("eventName")
     keys = (record.get("dynamodb") or {}).get("Keys") or {}
     if not str((keys.get("pk") or {}).get("S", "")).startswith(RECORD_PK_PREFIX):
@@ -85,7 +86,7 @@ def event_for(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     if name == "REMOVE" and old is not None:
         detail = detail_of(old)
         expired = (record.get("userIdentity") or {}).get("principalId") == TTL_PRINCIPAL
-        detail["deletedBecause"] = "expired" if expired else "source_deleted"
+        detail["deletedBecause"] = "erased" if old.erased_at else "expired" if expired else "source_deleted"
         return f"{_NAMES[old.kind_or_default]} Deleted", detail
     return None
 

@@ -54,6 +54,7 @@ ATTRIBUTES: tuple[tuple[str, str, str | None], ...] = (
     ("claim_token", "claimToken", None),
     ("lease_until", "leaseUntil", None),
     ("budget_day", "budgetDay", None),
+    ("erased_at", "erasedAt", None),  # set just before an erasure deletes the record (voiceprint erase)
 )
 _INTS = frozenset(
     {
@@ -69,6 +70,7 @@ _INTS = frozenset(
         "updated_at",
         "pending_since",
         "lease_until",
+        "erased_at",
     }
 )
 
@@ -114,6 +116,7 @@ class Record:
     claim_token: str | None = field(default=None, repr=False)
     lease_until: int | None = None
     budget_day: str | None = None  # the budget was charged for this version (budget_store): never twice
+    erased_at: int | None = None  # an erasure by person is deleting this record
     # Results that came before the jobId was recorded, by jobId; `early_bound` names those whose webhook came
     # through a URL bound to this record (webhook_ref), the only ones that may be adopted.
     early: Mapping[str, Outcome] = field(default_factory=dict, repr=False)

@@ -1,0 +1,55 @@
+"""`voiceprint erase`: the command around voiceprint_cli.erasure, with the stack's table, buckets and bus."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any, TextIO
+
+from voiceprint_cli.terminal import safe, safe_json
+
+
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    erase = commands.add_parser(
+        "erase",
+        parents=parents,
+        help="erase a person: their voiceprints deleted, their label redacted from identifications, a receipt "
+        "(needs --stack or --local)",
+    )
+    erase.add_argument("--label", required=True, help="the person's label, as enrolled")
+    erase.add_argument("--group", help='only in this group (its folder with its slash, e.g. "team-a/")')
+    erase.add_argument("--with-source", action="store_true", help="also delete every version of their audio")
+    erase.add_argument("--dry-run", action="store_true", help="list what would be erased, change nothing")
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    from voiceprint_cli import erasure, erasure_aws
+    from voiceprint_cli.deployed import connect
+
+    stack = connect(args.stack, local=args.local, region=args.region, endpoint=args.aws_endpoint)
+    s3 = stack.client("s3")
+    receipt = erasure.erase(
+        args.label,
+        group=args.group,
+        with_source=args.with_source,
+        dry_run=args.dry_run,
+        records=erasure_aws.TableRecords(stack.client("dynamodb"), stack.outputs["JobsTableName"]),
+        sources=erasure_aws.BucketVersions(s3),
+        results=erasure_aws.ResultObjects(s3),
+        announcer=erasure_aws.BusAnnouncer(stack.client("events"), stack.outputs["EventBusName"]),
+        now=time.time(),
+    )
+    if args.json:
+        out.write(safe_json(receipt.as_json()) + "\n")
+        return 0
+    done = "would be" if args.dry_run else "were"
+    out.write(
+        safe(
+            f"{receipt.label}: {len(receipt.voiceprintsDeleted)} voiceprint records {done} deleted, "
+            f"{len(receipt.identificationsRedacted)} identifications {done} redacted, "
+            f"{sum(len(s['versions']) for s in receipt.sourceVersionsDeleted)} source versions {done} deleted; "
+            f"pyannoteAI deletes its copies by {receipt.vendor['deletedBy'] or 'now (no job)'}"
+        )
+        + "\n"
+    )
+    return 0
