@@ -1,10 +1,10 @@
 """The floor for the submit function: raw boto3 and urllib3 doing the same work per object with nothing else:
-one ranged read of the header, one transaction that claims the record and charges the group's and the stack's
-day counters (the budget every submit must pass since issue 18; a fixed duration stands for the header's),
-presign, POST /v1/voiceprint, jobId write; and, per batch, one conditional write that takes the batch's tokens of
-the shared rate budget (issue 14: every correct submit stays under the vendor's limit across containers; a new
-window costs a second write). No validation of the header, no error handling, no logs or metrics:
-what any implementation must at least spend."""
+one ranged read of the header, the opt-out list's Query (issue 15), one transaction that claims the record and
+charges the group's and the stack's day counters (the budget every submit must pass since issue 18; a fixed
+duration stands for the header's), presign, POST /v1/voiceprint, jobId write; and, per batch, one conditional write
+that takes the batch's tokens of the shared rate budget (issue 14: every correct submit stays under the vendor's
+limit across containers; a new window costs a second write). No validation of the header, no error handling, no
+logs or metrics: what any implementation must at least spend."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ def _submit(record: dict[str, Any]) -> None:
     bucket, key, version = obj["bucket"]["name"], unquote_plus(obj["object"]["key"]), obj["object"]["versionId"]
     item_key = {"pk": {"S": f"OBJ#{bucket}/{key}"}, "sk": {"S": f"VER#{version}"}}
     s3.get_object(Bucket=bucket, Key=key, VersionId=version, Range="bytes=0-65535")["Body"].read()
+    # The opt-out list, which every enrolment must be checked against (issue 15).
+    ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "OPTOUT"}},
+        ConsistentRead=True,
+    )
     day = time.strftime("%Y-%m-%d", time.gmtime())
 
     def counter(pk: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from voiceprint.job_state import RECLAIMABLE, TERMINAL, FailureCode, Kind, Outco
 from voiceprint.job_store import ApplyResult, Claim, ClaimHeld, LostClaim, voiceprint_expiry
 from voiceprint.object_ref import ObjectRef, partition_key
 from voiceprint.object_source import ObjectGone, ObjectRead
+from voiceprint.opt_out_list import EVERY_GROUP, OptOut
 from voiceprint.pyannote_client import Job, JobCreated, JobNotFound
 from voiceprint.rate_allowance import Grant, block_size
 from voiceprint.record import EARLY_BOUND, Record
@@ -409,6 +410,25 @@ class FakeBudget:
             return ChargeResult(self.refuse)
         self.charges.append({"keys": dict(record_keys), "group": group, "seconds": audio_seconds, "dedup": dedup_key})
         return ChargeResult(Charge.CHARGED)
+
+
+class FakeOptOuts:
+    """The opt-out list in a list, with OptOutList's reads and writes."""
+
+    def __init__(self) -> None:
+        self.listed: dict[tuple[str, str], OptOut] = {}
+
+    def labels(self, group: str) -> frozenset[str]:
+        return frozenset(o.label for o in self.entries() if o.group in (EVERY_GROUP, group))
+
+    def entries(self) -> list[OptOut]:
+        return list(self.listed.values())
+
+    def add(self, entry: OptOut) -> None:
+        self.listed[(entry.group, entry.label)] = entry
+
+    def remove(self, label: str, group: str) -> bool:
+        return self.listed.pop((group, label), None) is not None
 
 
 class FakeRateTokens:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from voiceprint_cli import backfill_command, erasure_command
+from voiceprint_cli import backfill_command, erasure_command, optout_command
 from voiceprint_cli import doctor as doctor_checks
 from voiceprint_cli.api import LOCAL_URL, ApiError, ResultsApi
 from voiceprint_cli.deployed import LOCAL_ENDPOINT
@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--label")
     backfill_command.add_parsers(commands, [after])
     erasure_command.add_parser(commands, [after])
+    optout_command.add_parser(commands, [after])
     retention = commands.add_parser(
         "retention",
         parents=[after],
@@ -345,6 +346,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         "sweep": lambda: backfill_command.run(args, out, err),
         "retention": lambda: retention_command(args, out),
         "erase": lambda: erasure_command.run(args, out),
+        "optout": lambda: optout_command.run(args, out, err),
     }
     if args.command in with_aws:
         return with_aws[args.command]()

@@ -135,12 +135,11 @@ class BusAnnouncer:
         self._events, self._bus = events, bus
 
     def announce(self, receipt: dict[str, Any]) -> None:
-        entry = {
-            "Source": SOURCE,
-            "DetailType": "Person Erased",
-            "Detail": json.dumps(receipt),
-            "EventBusName": self._bus,
-        }
+        self.publish("Person Erased", receipt)
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        entry = {"Source": SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail)}
+        entry["EventBusName"] = self._bus
         answer = self._events.put_events(Entries=[entry])
         if answer.get("FailedEntryCount"):
-            raise RuntimeError(f"the bus refused the Person Erased event: {answer['Entries'][0].get('ErrorCode')}")
+            raise RuntimeError(f"the bus refused the {detail_type} event: {answer['Entries'][0].get('ErrorCode')}")

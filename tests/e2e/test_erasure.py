@@ -95,3 +95,39 @@ def test_erasing_a_person_leaves_nothing_that_names_them_and_is_announced(stack:
     assert erased["label"] == "alice"
     assert not any(v in json.dumps(seen) for v in voiceprints)  # never a voiceprint in an event
     assert stack.errors == []
+
+
+def _cli(stack: LocalStack, *args: str) -> Any:
+    assert stack.api is not None
+    out, err = io.StringIO(), io.StringIO()
+    flags = ["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url, "--json"]
+    assert main([*flags, *args], out=out, err=err) == 0, err.getvalue()
+    return json.loads(out.getvalue())
+
+
+def test_an_opted_out_person_is_erased_and_not_enrolled_again_until_removed(stack: LocalStack) -> None:
+    carol = "voiceprints/optout/carol.wav"
+    stack.upload(carol, wav_bytes(2.0, "carol"))
+    settle(stack, [carol])
+    added = _cli(stack, "optout", "add", "--label", "carol", "--group", "optout/", "--reason", "request 42")
+    assert len(added["erasure"]["voiceprintsDeleted"]) == 1
+    assert [e["label"] for e in _cli(stack, "optout", "list")] == ["carol"]
+    assert stack.emulator is not None
+    paid = sum(stack.emulator.stats.submissions_by_url.values())
+
+    stack.upload(carol, wav_bytes(2.5, "carol", seed=5))  # a new sample: refused, unpaid
+    assert wait_for(lambda: any(r.get("failureCode") == "opted_out" for r in stack.records()), 20)
+    assert sum(stack.emulator.stats.submissions_by_url.values()) == paid
+
+    _cli(stack, "optout", "remove", "--label", "carol", "--group", "optout/")
+    stack.upload(carol, wav_bytes(3.0, "carol", seed=6))
+    assert wait_for(lambda: any(r.get("label") == "carol" and r["status"] == "succeeded" for r in stack.records()), 20)
+
+    seen: list[dict[str, Any]] = []
+
+    def announced() -> bool:
+        seen.extend(stack.published_events())
+        kinds = {e["detail-type"] for e in seen}
+        return {"Opt-out Added", "Opt-out Removed", "Person Erased"} <= kinds
+
+    assert wait_for(announced, 20), sorted({e["detail-type"] for e in seen})

@@ -197,6 +197,7 @@ def test_serve_and_the_commands_shown_with_it(serving: subprocess.Popen[str], tm
         "### Results API and the `voiceprint` CLI",
         "### Where the data lives",
         "### Erasure by person",
+        "### The opt-out list",
         "### Backfill and sweep",
     )
     for line in [line for heading in blocks for line in _block_after(heading)]:

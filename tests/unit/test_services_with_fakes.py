@@ -11,13 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aws_lambda_powertools import Logger
 
-from tests.fakes import FakeBudget, FakeObjects, FakeRecordStore, FakeResults, FakeSecret, FakeVendor
+from tests.fakes import FakeBudget, FakeObjects, FakeOptOuts, FakeRecordStore, FakeResults, FakeSecret, FakeVendor
 from voiceprint import webhook_signature
 from voiceprint.budget_store import Charge
 from voiceprint.disposition import DeadLetter, Disposition, RetryLater
 from voiceprint.input_router import InputRouter
 from voiceprint.job_state import FailureCode, Outcome, Status
 from voiceprint.object_ref import record_keys
+from voiceprint.opt_out_list import EVERY_GROUP, OptOut
 from voiceprint.pyannote_client import Job, RateLimited, RequestRejected, TransientError
 from voiceprint.rate_allowance import RateAllowance
 from voiceprint.reconcile_service import ReconcileService
@@ -53,6 +54,7 @@ class World:
         self.adopted: list[str] = []
         self.backlog = 0  # messages waiting in the input queue
         self.draw = 1.0  # what the service's random draws give
+        self.opt_outs = FakeOptOuts()
         self.submission = SubmitService(
             settings=settings,
             store=self.store,
@@ -65,6 +67,7 @@ class World:
             on_adopted=lambda ref, job_id: self.adopted.append(job_id),
             backlog=lambda: self.backlog,
             allowance=allowance,
+            opt_outs=self.opt_outs,
         )
         removal = RemovalService(store=self.store, objects=self.objects, results=self.results)
         self.router = InputRouter(settings=settings, submission=self.submission, removal=removal)
@@ -203,6 +206,34 @@ def test_a_message_sent_back_for_the_rate_limit_returns_by_its_place_in_the_back
         world.handle("voiceprints/team/bob.wav")
     assert paused.value.delay_seconds >= min(delay, 12 * 3600) - 10
     assert len(world.vendor.calls) == 1
+
+
+@pytest.mark.parametrize("listed_in", ["team/", EVERY_GROUP])
+def test_an_opted_out_label_is_refused_unpaid_and_never_compared_against(world: World, listed_in: str) -> None:
+    """Issue 15: a person on the opt-out list is not enrolled (in their group, or in every group), and a voiceprint
+    of theirs made while the opt-out was being added is never a candidate."""
+    world.upload("voiceprints/team/bob.wav")
+    world.handle("voiceprints/team/bob.wav")
+    world.upload("voiceprints/team/alice.wav")
+    world.handle("voiceprints/team/alice.wav")
+    for job_id, label in (("job-1", "bob"), ("job-2", "alice")):
+        keys = record_keys(BUCKET, f"voiceprints/team/{label}.wav", "v1")
+        world.store.apply_outcome(
+            keys, job_id, Outcome("succeeded", Status.SUCCEEDED, voiceprint=f"VP-{label}"), now=NOW
+        )
+    world.opt_outs.add(OptOut("Zoé", listed_in, "asked", int(NOW)))
+    world.opt_outs.add(OptOut("alice", listed_in, "asked", int(NOW)))
+    calls = len(world.vendor.calls)
+    version = world.upload("voiceprints/team/zoe.wav", label="Zoe\u0301")  # NFD: the same label
+    assert world.handle("voiceprints/team/zoe.wav") == [Disposition.REFUSED]
+    assert world.record("voiceprints/team/zoe.wav", version)["code"] == FailureCode.OPTED_OUT
+    assert len(world.vendor.calls) == calls  # unpaid
+    world.upload("voiceprints/other/zoe.wav", label="Zoé")
+    other = world.handle("voiceprints/other/zoe.wav")
+    assert other == ([Disposition.REFUSED] if listed_in == EVERY_GROUP else [Disposition.SUBMITTED])
+    world.upload("identify/team/call.wav")
+    assert world.handle("identify/team/call.wav") == [Disposition.SUBMITTED]
+    assert [c["label"] for c in world.vendor.calls[-1][1]["voiceprints"]] == ["bob"]
 
 
 def test_with_consent_required_an_enrolment_without_it_fails_unpaid_and_one_with_it_keeps_it() -> None:

@@ -58,6 +58,7 @@ class FailureCode(StrEnum):
     DUPLICATE_REQUEST = "duplicate_request"  # the same identification was requested within the dedup window
     VENDOR_INVALID = "vendor_invalid"  # pyannoteAI's answers for the job were outside its spec, again and again
     NO_CONSENT = "no_consent"  # an enrolment without a usable consent reference while RequireConsent is on
+    OPTED_OUT = "opted_out"  # an enrolment of a label on the opt-out list (voiceprint optout add)
 
 
 @frozen

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from voiceprint.record_queries import Page
 
 
+class OptOuts(Protocol):
+    """The opt-out list, read (opt_out_list.OptOutList)."""
+
+    def labels(self, group: str) -> frozenset[str]: ...
+
+
 class RecordReader(Protocol):
     """The records, read (record_queries.RecordQueries)."""
 

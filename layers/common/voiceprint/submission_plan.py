@@ -18,7 +18,7 @@ from voiceprint.submission_checks import Refusal
 if TYPE_CHECKING:
     from voiceprint.object_ref import ObjectRef
     from voiceprint.object_source import ObjectRead
-    from voiceprint.ports import ObjectReader, RecordReader
+    from voiceprint.ports import ObjectReader, OptOuts, RecordReader
     from voiceprint.source_key import SourceKey
 
 
@@ -38,9 +38,11 @@ def plan(
     records: RecordReader,
     voiceprint_prefix: str,
     require_consent: bool = False,
+    opt_outs: OptOuts | None = None,
 ) -> Plan:
-    """Refuse (Refusal) what pyannoteAI would refuse or could not load, or an enrolment without the consent
-    reference the stack requires, else say what to submit."""
+    """Refuse (Refusal) what pyannoteAI would refuse or could not load, an enrolment without the consent
+    reference the stack requires or of a label on the opt-out list, else say what to submit. An identification
+    never compares against an opted-out label's voiceprint (one made while the opt-out was being added)."""
     problem = submission_checks.key_problem(ref.key)
     if problem:
         raise Refusal(FailureCode.INVALID_KEY, problem)
@@ -55,12 +57,17 @@ def plan(
     except ObjectGone:
         raise Refusal(FailureCode.OBJECT_GONE, "the object was deleted before it could be processed") from None
     seconds = max(1, math.ceil(info.duration_seconds))  # billed by the second (at the vendor's minimum)
+    opted_out = opt_outs.labels(source.group) if opt_outs is not None else frozenset()
     if source.kind is Kind.IDENTIFY:
         candidates = identify_candidates.choose(
-            records.voiceprints_in_group(source.group), group=source.group, voiceprint_prefix=voiceprint_prefix
+            (r for r in records.voiceprints_in_group(source.group) if r.label not in opted_out),
+            group=source.group,
+            voiceprint_prefix=voiceprint_prefix,
         )
         return Plan({"candidates": [c["label"] for c in candidates]}, candidates, seconds)
     # The object's own metadata wins over its file name (x-amz-meta-label), read from the header GET.
     label = submission_checks.check_label(first.metadata.get("label") or source.stem)
+    if label in opted_out:
+        raise Refusal(FailureCode.OPTED_OUT, "the speaker's label is on the opt-out list: nothing was submitted")
     consent = submission_checks.check_consent(first.metadata.get("consent"), required=require_consent)
     return Plan({"label": label, **({"consentRef": consent} if consent else {})}, [], seconds)

@@ -34,7 +34,7 @@ from voiceprint.source_key import SourceKey
 from voiceprint.submission_checks import Refusal
 
 if TYPE_CHECKING:
-    from voiceprint.ports import Budget, ObjectReader, RecordWriter, Vendor
+    from voiceprint.ports import Budget, ObjectReader, OptOuts, RecordWriter, Vendor
     from voiceprint.rate_allowance import RateAllowance
     from voiceprint.settings import Settings
 
@@ -57,10 +57,12 @@ class SubmitService:
         on_adopted: Callable[[ObjectRef, str], None] | None = None,
         backlog: Callable[[], int] = lambda: 0,
         allowance: RateAllowance | None = None,
+        opt_outs: OptOuts | None = None,
     ) -> None:
         """`on_adopted(ref, job_id)` is told of each result adopted instead of a new submission (the local
         stack's chaos run counts them). `allowance`: the submit endpoint's tokens, shared by every container
-        (rate_allowance); without it, each container finds the limit by its 429s alone."""
+        (rate_allowance); without it, each container finds the limit by its 429s alone. `opt_outs`: the labels
+        whose enrolment is refused (opt_out_list)."""
         self._settings = settings
         self._store = store
         self._objects = objects
@@ -72,6 +74,7 @@ class SubmitService:
         self._on_adopted = on_adopted
         self._backlog = backlog  # messages waiting in the input queue (queue_actions.Backlog)
         self._allowance = allowance
+        self._opt_outs = opt_outs
         self._batch_left = 1  # messages of this invocation's batch still to come (expect)
         # After a 429 this container stops calling the API until the window has passed (the rest of a batch is
         # requeued without a request that would only be refused too).
@@ -150,6 +153,7 @@ class SubmitService:
                 records=self._store,
                 voiceprint_prefix=self._settings.voiceprint_prefix,
                 require_consent=self._settings.require_consent,
+                opt_outs=self._opt_outs,
             )
             adopted = self._adopt(ref, claim, planned.details)
             if adopted:

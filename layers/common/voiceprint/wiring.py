@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from voiceprint.budget_store import BudgetStore
     from voiceprint.job_store import JobStore
+    from voiceprint.opt_out_list import OptOutList
     from voiceprint.pyannote_client import PyannoteClient
     from voiceprint.rate_allowance import RateAllowance
     from voiceprint.record_queries import RecordQueries
@@ -86,6 +87,12 @@ def record_queries(settings: Settings) -> RecordQueries:
     from voiceprint.record_queries import RecordQueries
 
     return RecordQueries(dynamodb(), settings.table_name)
+
+
+def opt_out_list(settings: Settings, client: DynamoDBClient) -> OptOutList:
+    from voiceprint.opt_out_list import OptOutList
+
+    return OptOutList(client, settings.table_name)
 
 
 def budget_store(settings: Settings, client: DynamoDBClient) -> BudgetStore:
