@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--group", help='e.g. "team-a/"; default: the top level, or every group with --label')
     listing.add_argument("--label")
     backfill_command.add_parsers(commands, [after])
-    erasure_command.add_parser(commands, [after])
+    erasure_command.add_parsers(commands, [after])
     optout_command.add_parser(commands, [after])
     retention = commands.add_parser(
         "retention",
@@ -346,6 +346,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         "sweep": lambda: backfill_command.run(args, out, err),
         "retention": lambda: retention_command(args, out),
         "erase": lambda: erasure_command.run(args, out),
+        "export": lambda: erasure_command.run_export(args, out),
         "optout": lambda: optout_command.run(args, out, err),
     }
     if args.command in with_aws:

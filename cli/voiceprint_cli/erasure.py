@@ -47,6 +47,9 @@ class Found:
     matches: str | None = None  # JSON text
     result: str | None = None  # JSON text
     result_location: str | None = None  # s3://bucket/key
+    consent_ref: str | None = None
+    created_at: int | None = None
+    failure_code: str | None = None
 
 
 class PersonRecords(Protocol):

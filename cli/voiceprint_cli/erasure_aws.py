@@ -54,6 +54,9 @@ class TableRecords:
                     matches=item.get("matches"),
                     result=item.get("result"),
                     result_location=item.get("resultLocation"),
+                    consent_ref=item.get("consentRef"),
+                    created_at=int(item["createdAt"]) if "createdAt" in item else None,
+                    failure_code=item.get("failureCode"),
                 )
             if "LastEvaluatedKey" not in page:
                 return

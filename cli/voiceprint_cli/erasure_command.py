@@ -1,4 +1,5 @@
-"""`voiceprint erase`: the command around voiceprint_cli.erasure, with the stack's table, buckets and bus."""
+"""`voiceprint erase` and `voiceprint export`: the commands around voiceprint_cli.erasure and subject_export, with
+the stack's table, buckets and bus."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, TextIO
 from voiceprint_cli.terminal import safe, safe_json
 
 
-def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+def add_parsers(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     erase = commands.add_parser(
         "erase",
         parents=parents,
@@ -20,6 +21,32 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     erase.add_argument("--group", help='only in this group (its folder with its slash, e.g. "team-a/")')
     erase.add_argument("--with-source", action="store_true", help="also delete every version of their audio")
     erase.add_argument("--dry-run", action="store_true", help="list what would be erased, change nothing")
+    export = commands.add_parser(
+        "export",
+        parents=parents,
+        help="a subject-access export of a person as JSON: their samples, consent references, the identifications "
+        "that name them, dates (needs --stack or --local)",
+    )
+    export.add_argument("--label", required=True, help="the person's label, as enrolled")
+    export.add_argument("--group", help='only in this group (its folder with its slash, e.g. "team-a/")')
+
+
+def run_export(args: argparse.Namespace, out: TextIO) -> int:
+    from voiceprint import opt_out_list
+    from voiceprint_cli import erasure_aws, subject_export
+    from voiceprint_cli.deployed import connect
+
+    stack = connect(args.stack, local=args.local, region=args.region, endpoint=args.aws_endpoint)
+    ddb, table = stack.client("dynamodb"), stack.outputs["JobsTableName"]
+    listed = [
+        {"label": o.label, "group": o.group, "reason": o.reason, "addedAt": o.added_at}
+        for o in opt_out_list.OptOutList(ddb, table).entries()
+    ]
+    document = subject_export.export(
+        args.label, group=args.group, records=erasure_aws.TableRecords(ddb, table), opt_outs=listed, now=time.time()
+    )
+    out.write(safe_json(document) + "\n")
+    return 0
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:

@@ -37,6 +37,14 @@ def _erase(stack: LocalStack, *args: str) -> dict[str, Any]:
     return dict(json.loads(out.getvalue()))
 
 
+def _cli(stack: LocalStack, *args: str) -> Any:
+    assert stack.api is not None
+    out, err = io.StringIO(), io.StringIO()
+    flags = ["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url, "--json"]
+    assert main([*flags, *args], out=out, err=err) == 0, err.getvalue()
+    return json.loads(out.getvalue())
+
+
 def _everything(stack: LocalStack) -> str:
     """Every item of the table and every object of the results bucket, as text."""
     ddb, s3 = stack.client("dynamodb"), stack.client("s3")
@@ -61,6 +69,11 @@ def test_erasing_a_person_leaves_nothing_that_names_them_and_is_announced(stack:
     assert calls[CALL]["resultLocation"]
     assert calls[SMALL_CALL]["resultLocation"]
     assert '"alice"' in _everything(stack)
+
+    export = _cli(stack, "export", "--label", "alice")
+    assert [(x["key"], x["holdsVoiceprint"]) for x in export["samples"]] == [(ALICE, True), (ALICE, True)]
+    assert sorted(i["key"] for i in export["identifications"]) == [CALL, SMALL_CALL]
+    assert not any(v in json.dumps(export) for v in voiceprints)  # the export says where, not the embedding
 
     dry = _erase(stack, "--with-source", "--dry-run")
     assert len(dry["voiceprintsDeleted"]) == 2
@@ -95,14 +108,6 @@ def test_erasing_a_person_leaves_nothing_that_names_them_and_is_announced(stack:
     assert erased["label"] == "alice"
     assert not any(v in json.dumps(seen) for v in voiceprints)  # never a voiceprint in an event
     assert stack.errors == []
-
-
-def _cli(stack: LocalStack, *args: str) -> Any:
-    assert stack.api is not None
-    out, err = io.StringIO(), io.StringIO()
-    flags = ["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url, "--json"]
-    assert main([*flags, *args], out=out, err=err) == 0, err.getvalue()
-    return json.loads(out.getvalue())
 
 
 def test_an_opted_out_person_is_erased_and_not_enrolled_again_until_removed(stack: LocalStack) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from voiceprint import frozen
 from voiceprint_cli.erasure import ERASED, Found, erase, redact_json
+from voiceprint_cli.subject_export import export
 
 NOW = 1_800_000_000.0
 
@@ -163,3 +164,16 @@ def test_an_output_kept_in_the_results_bucket_is_rewritten() -> None:
     )
     assert [i["key"] for i in receipt.identificationsRedacted] == ["identify/team/call.wav"]
     assert "Zo" not in fakes.outputs["s3://results/identifications/job-call.json"]
+
+
+def test_an_export_lists_the_samples_their_consent_and_the_identifications_that_name_them() -> None:
+    consented = frozen.replace(_voiceprint("alice"), consent_ref="form-17")
+    fakes = Fakes(
+        consented, _voiceprint("bob"), _identification("call", ("alice", "bob")), _identification("x", ("bob",))
+    )
+    document = export("alice", group=None, records=fakes, opt_outs=[{"label": "alice", "group": "*"}], now=NOW)
+    assert [(s["key"], s["consentRef"]) for s in document["samples"]] == [("voiceprints/team/alice.wav", "form-17")]
+    [call] = document["identifications"]
+    assert (call["key"], [m["speaker"] for m in call["matchedAs"]]) == ("identify/team/call.wav", ["SPEAKER_00"])
+    assert document["optOuts"] == [{"label": "alice", "group": "*"}]
+    assert document["exportedAt"] == "2027-01-15T08:00:00Z"
