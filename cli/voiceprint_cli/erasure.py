@@ -91,6 +91,7 @@ class Receipt:
     identificationsRedacted: list[dict[str, Any]] = field(default_factory=list)
     sourceVersionsDeleted: list[dict[str, Any]] = field(default_factory=list)
     vendor: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,6 +175,11 @@ def erase(
         for bucket, key in sorted(sources_of):
             versions = [] if dry_run else sources.delete_versions(bucket, key)
             receipt.sourceVersionsDeleted.append({"bucket": bucket, "key": key, "versions": versions})
+    if sources_of and not with_source:
+        receipt.warnings.append(
+            "the source audio was kept: a backfill, a sweep or a new upload would enrol it again unless the label is "
+            "on the opt-out list (voiceprint optout add) or the audio is deleted (--with-source)"
+        )
     receipt.vendor = {
         "name": "pyannoteAI",
         "holds": "job outputs (voiceprints, identifications) of the jobs above",

@@ -79,4 +79,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         )
         + "\n"
     )
+    for warning in receipt.warnings:
+        out.write(safe(f"warning: {warning}") + "\n")
     return 0

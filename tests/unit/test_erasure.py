@@ -129,6 +129,9 @@ def test_the_persons_voiceprints_go_and_their_label_is_redacted_everywhere_it_wa
     assert fakes.deleted_sources == ["voiceprints/team/alice.wav"]  # once per key, every version
     assert receipt.vendor["deletedBy"] == "2027-01-16T07:59:10Z"  # the latest job (the call, NOW - 50 s) + 24 h
     assert [r["label"] for r in fakes.announced] == ["alice"]
+    assert receipt.warnings == []  # the audio went too
+    kept = Fakes(_voiceprint("alice")).run("alice")
+    assert "enrol it again" in kept.warnings[0]  # without --with-source the audio could be enrolled again
 
 
 def test_a_label_that_only_contains_the_name_is_someone_else() -> None:
