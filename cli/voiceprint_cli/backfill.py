@@ -75,6 +75,7 @@ class Report:
     listed: int = 0  # newest versions seen under the prefixes
     recorded: int = 0  # of which had a record already
     skipped: int = 0  # too young (sweep), or outside the key suffix
+    sweep_age: float = 0.0  # sweep: the age it used (--older-than, or the queue's retention while messages wait)
     enqueued: int = 0  # sent to the queue (or, in a dry run, that would be)
     waited_seconds: float = 0.0  # paused for the queue's backlog to drain
     complete: bool = False
@@ -95,6 +96,9 @@ class Options:
     suffix: str = ""
     older_than_seconds: float = 0.0  # sweep: only objects at least this old
     sweep: bool = False  # also records left `retrying` for older_than_seconds: their message is gone
+    # Sweep: the queue's MessageRetentionPeriod. While messages wait on the queue, an object without a record may
+    # be among them, so only one older than this has surely lost its message (see Backfill.run).
+    retention_seconds: float = 0.0
     max_backlog: int = 10_000
     limit: int | None = None  # enqueue at most this many in this run (e.g. a day's quota)
     dry_run: bool = False
@@ -125,13 +129,21 @@ class Backfill:
 
     def run(self, options: Options) -> Report:
         report = Report(prefixes=list(options.prefixes))
+        age = options.older_than_seconds
+        if options.sweep and options.retention_seconds > age and self._queue.backlog():
+            # Messages still wait (a backlog of hours is normal under the rate limit): an object without a record,
+            # or with one left `retrying`, may have its message among them. Sweeping it now would add a duplicate
+            # to the backlog it waits in, every sweep: only the queue's retention proves a message gone. Once the
+            # queue is empty, nothing waits and --older-than is enough.
+            age = options.retention_seconds
+        report.sweep_age = age
         for prefix in options.prefixes:
             if self._state.finished(prefix):
                 continue
             position = self._state.position(prefix)
             for page in self._listing.pages(prefix, position):
-                wanted = self._eligible(page.objects, options, report)
-                stale = self._clock() - options.older_than_seconds if options.sweep else None
+                wanted = self._eligible(page.objects, age, options, report)
+                stale = self._clock() - age if options.sweep else None
                 missing = self._records.missing(options.bucket, wanted, stale) if wanted else []
                 report.recorded += len(wanted) - len(missing)
                 if options.limit is not None and report.enqueued + len(missing) > options.limit:
@@ -151,8 +163,10 @@ class Backfill:
         report.complete = True
         return report
 
-    def _eligible(self, objects: Iterable[StoredObject], options: Options, report: Report) -> list[StoredObject]:
-        newest_allowed = self._clock() - options.older_than_seconds
+    def _eligible(
+        self, objects: Iterable[StoredObject], age: float, options: Options, report: Report
+    ) -> list[StoredObject]:
+        newest_allowed = self._clock() - age
         wanted = []
         for obj in objects:
             report.listed += 1

@@ -91,6 +91,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         suffix=stack.parameters.get("KeySuffix", ""),
         older_than_seconds=args.older_than if sweeping else 0.0,
         sweep=sweeping,
+        retention_seconds=queue.retention_seconds() if sweeping else 0.0,
         max_backlog=args.max_backlog or service.max_backlog(queue.retention_seconds(), args.drain_per_minute),
         limit=args.limit,
         dry_run=args.dry_run,

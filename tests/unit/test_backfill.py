@@ -106,6 +106,21 @@ def test_sweep_leaves_objects_younger_than_the_age_alone() -> None:
     assert report.skipped == 1
 
 
+def test_a_sweep_while_messages_wait_takes_only_what_the_queues_retention_proves_lost() -> None:
+    """Under the rate limit a backlog of hours is normal, and an object may have no record (or one left `retrying`)
+    because its message waits in it: sweeping it would add a duplicate to that backlog at every sweep (the chaos run
+    found the queue at 5,000 messages for 1,000 uploads). While messages wait, only objects older than the queue's
+    retention are taken; once it is empty, --older-than."""
+    objects = [_obj("voiceprints/expired.wav", age=20_000), _obj("voiceprints/waiting.wav", age=7200)]
+    options = {"older_than_seconds": 3600, "sweep": True, "retention_seconds": 14_400, "max_backlog": 100}
+    queue = FakeQueue(backlog=50)
+    report = _run(FakeListing(objects), FakeRecords(), queue, MemoryState(), **options)
+    assert (queue.sent, report.sweep_age) == (["voiceprints/expired.wav"], 14_400)
+    drained = FakeQueue(backlog=0)
+    report = _run(FakeListing(objects), FakeRecords(), drained, MemoryState(), **options)
+    assert (drained.sent, report.sweep_age) == (["voiceprints/expired.wav", "voiceprints/waiting.wav"], 3600)
+
+
 def test_the_backlog_never_exceeds_its_maximum_and_the_run_waits_for_the_queue_to_drain() -> None:
     objects = [_obj(f"voiceprints/{n:03}.wav") for n in range(95)]
     queue = FakeQueue(backlog=15, drain=12)
