@@ -177,8 +177,9 @@ def erase(
             receipt.sourceVersionsDeleted.append({"bucket": bucket, "key": key, "versions": versions})
     if sources_of and not with_source:
         receipt.warnings.append(
-            "the source audio was kept: a backfill, a sweep or a new upload would enrol it again unless the label is "
-            "on the opt-out list (voiceprint optout add) or the audio is deleted (--with-source)"
+            "the source audio was kept: a message still on the queue, a backfill, a sweep or a new upload would "
+            "enrol it again unless the label is on the opt-out list (voiceprint optout add) or the audio is deleted "
+            "(--with-source)"
         )
     receipt.vendor = {
         "name": "pyannoteAI",

@@ -114,7 +114,9 @@ class BucketVersions:
                 deleted.append(entry["VersionId"])
             if not page.get("IsTruncated"):
                 return deleted
-            params.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page.get("NextVersionIdMarker") or "")
+            params["KeyMarker"] = page["NextKeyMarker"]
+            if page.get("NextVersionIdMarker"):
+                params["VersionIdMarker"] = page["NextVersionIdMarker"]
 
 
 class ResultObjects:
