@@ -136,6 +136,7 @@ REQUIRED: dict[tuple[str, str], Callable[[Where, Mapping[str, Any]], list[tuple[
     ("sqs", "SendMessage"): lambda w, p: [("sqs:SendMessage", _queue(w, p["QueueUrl"]))],
     ("sqs", "DeleteMessage"): lambda w, p: [("sqs:DeleteMessage", _queue(w, p["QueueUrl"]))],
     ("sqs", "ChangeMessageVisibility"): lambda w, p: [("sqs:ChangeMessageVisibility", _queue(w, p["QueueUrl"]))],
+    ("sqs", "GetQueueAttributes"): lambda w, p: [("sqs:GetQueueAttributes", _queue(w, p["QueueUrl"]))],
     ("secretsmanager", "GetSecretValue"): lambda w, p: [("secretsmanager:GetSecretValue", w.secret_arn(p["SecretId"]))],
     ("events", "PutEvents"): lambda w, p: [
         (

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from voiceprint import backoff, rate_allowance
+from voiceprint.submit_service import TURN_FREE_WINDOWS
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class _Simulation:
         backlog's place when later (`submit_service._paced`)."""
         m = self.m
         if turn:
-            delay = max(float(max(1, math.ceil(retry_after))), self._place())
+            delay = max(float(max(1, math.ceil(retry_after))), self._place(free_windows=TURN_FREE_WINDOWS))
         else:
             delay = float(
                 backoff.retry_delay(
@@ -178,11 +179,11 @@ class _Simulation:
         heapq.heappush(self.queue, (now + delay, i))
         return now + m.bounce_seconds
 
-    def _place(self) -> float:
+    def _place(self, free_windows: int = 0) -> float:
         """A random point of the time the limit needs for the messages waiting (every one counted, as
-        `queue_actions.Backlog` reads them with one GetQueueAttributes per batch)."""
-        horizon = len(self.queue) / self.m.limit * self.m.window
-        return float(int(min(backoff.MAX_VISIBILITY_SECONDS, horizon * self.rng.random())))
+        `queue_actions.Backlog` reads them with one GetQueueAttributes per batch), less `free_windows` windows."""
+        horizon = len(self.queue) / self.m.limit * self.m.window - free_windows * self.m.window
+        return float(int(min(backoff.MAX_VISIBILITY_SECONDS, max(0.0, horizon) * self.rng.random())))
 
     def _handle(self, i: int, c: int, now: float, upcoming: int) -> float:
         """One message in container `c` at `now`, with `upcoming` messages of its batch left (this one included);
@@ -348,8 +349,9 @@ def section(scenarios: tuple[Scenario, ...] = SCENARIOS) -> str:
             "SQS), if later. *Shared budget* (as built): one budget per window for every container "
             "(`voiceprint/rate_allowance.py`), taken in blocks of 5 tokens per conditional write that shrink to the "
             "room left divided among the containers, so no container meets a 429; a message without a token returns "
-            "by its place in the backlog (every waiting message counted), never before the next window, with no "
-            "doubling jitter (`submit_service._turn`). Budget writes are counted as the adapter bills them (a "
+            "at the next window while the backlog is under 10 windows of work, else at a random point of its drain "
+            "less those 10 windows (every waiting message counted), with no doubling jitter "
+            "(`submit_service._turn`). Budget writes are counted as the adapter bills them (a "
             "window's first take costs two, a refused take one). A sweep puts objects with no record and no message "
             "back on the queue, as `voiceprint sweep` does.",
             "",

@@ -37,11 +37,14 @@ def test_containers_pacing_on_their_own_each_meet_the_limit() -> None:
 
 
 def test_a_backlog_deeper_than_the_receive_limit_allows_is_dead_lettered_unless_messages_return_by_their_turn() -> None:
-    built = run(Model(3_000, max_receive_count=8))
+    # A receive limit of 25 (the stack's is 50) with 20,000 uploads (200 windows of work): the backoff alone
+    # brings messages back every few windows; by their turn, a message is received a few times. (Under 10 windows
+    # of work each returns at the next window, so a limit much under 10 + a few would not hold: 50 does.)
+    built = run(Model(20_000, max_receive_count=25))
     assert built.dead_lettered > 0
-    assert built.submitted + built.dead_lettered == 3_000
-    planned = run(Model(3_000, max_receive_count=8, pacing="shared", spread_by_backlog=True))
-    assert (planned.dead_lettered, planned.submitted) == (0, 3_000)
+    assert built.submitted + built.dead_lettered == 20_000
+    planned = run(Model(20_000, max_receive_count=25, pacing="shared", spread_by_backlog=True))
+    assert (planned.dead_lettered, planned.submitted) == (0, 20_000)
 
 
 def test_messages_that_outlive_retention_are_lost_unless_a_sweep_brings_them_back() -> None:

@@ -89,6 +89,12 @@ def test_moto_policy_text_with_no_value_reads_as_the_document() -> None:
             {"QueueUrl": "http://127.0.0.1:1/123456789012/input"},
             [("sqs:ChangeMessageVisibility", "arn:aws:sqs:eu-west-1:123456789012:input")],
         ),
+        (  # the submit function reads the backlog's depth (it had no mapping: denied on the local stack until now)
+            "sqs",
+            "GetQueueAttributes",
+            {"QueueUrl": "http://127.0.0.1:1/123456789012/input"},
+            [("sqs:GetQueueAttributes", "arn:aws:sqs:eu-west-1:123456789012:input")],
+        ),
         (
             "secretsmanager",
             "GetSecretValue",

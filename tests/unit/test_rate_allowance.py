@@ -125,13 +125,14 @@ def test_with_the_windows_tokens_out_an_upload_waits_for_the_next_unpaid_and_wit
 
 
 @pytest.mark.parametrize("receive_count", [1, 8, 30])
-@pytest.mark.parametrize(("backlog", "draw", "delay"), [(0, 1.0, WINDOW), (2_000, 0.5, WINDOW * 10)])
+@pytest.mark.parametrize(("backlog", "draw", "delay"), [(0, 1.0, WINDOW), (900, 1.0, WINDOW), (2_000, 0.5, WINDOW * 5)])
 def test_a_message_without_a_token_returns_by_its_turn_however_often_it_came_back(
     receive_count: int, backlog: int, draw: float, delay: int
 ) -> None:
     """The pacing runs' tail (docs/RELIABILITY.md): a doubling jitter on messages our own budget sent back outlasted
-    the backlog ahead of them. Back at the window with room, or at its place in the backlog (2,000 messages at the
-    settings' 100 a minute is 20 windows; halfway is 10), whatever its receive count; the container is not paused."""
+    the backlog ahead of them. Back at the window with room while the backlog is under 10 windows of work (900
+    messages at the settings' 100 a minute), else at a random point of its drain less those 10 windows (2,000 is 20
+    windows: halfway through the other 10 is 5), whatever its receive count; the container is not paused."""
     tokens = FakeRateTokens()
     world = _world(tokens)
     world.backlog, world.draw = backlog, draw
