@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from voiceprint import backoff, rate_allowance
-from voiceprint.submit_service import TURN_FREE_WINDOWS
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ class _Simulation:
         backlog's place when later (`submit_service._paced`)."""
         m = self.m
         if turn:
-            delay = max(float(max(1, math.ceil(retry_after))), self._place(free_windows=TURN_FREE_WINDOWS))
+            delay = max(float(max(1, math.ceil(retry_after))), self._place(free_windows=backoff.TURN_FREE_WINDOWS))
         else:
             delay = float(
                 backoff.retry_delay(

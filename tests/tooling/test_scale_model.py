@@ -3,6 +3,9 @@ in docs/RELIABILITY.md to mean anything."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from voiceprint.rate_allowance import LEAST_BLOCK
@@ -70,3 +73,23 @@ def test_its_section_replaces_itself_in_the_report_and_a_new_run_of_the_stack_ke
     assert kept.startswith(scale_model.BEGIN)
     assert "| tiny | " in kept
     assert kept.endswith(scale_model.END)
+
+
+def test_the_reliability_tools_import_no_service_before_the_handlers_do() -> None:
+    """A service module makes a child Logger at import: imported by the reliability tools before the local stack
+    loads a handler (whose module makes the parent), every log line of that service raised OrphanedChildLoggerError
+    and the pacing run's submissions all failed. The model and the report import no service."""
+    code = (
+        "import sys; import voiceprint_local.reliability.report, voiceprint_local.scale_model; "
+        "print(sorted(m for m in sys.modules if m.startswith('voiceprint.') and m.endswith('_service')))"
+    )
+    found = subprocess.run(  # noqa: S603 - this interpreter, a fixed snippet
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env()
+    )
+    assert found.stdout.strip() == "[]"
+
+
+def _env() -> dict[str, str]:
+    root = Path(__file__).resolve().parents[2]
+    paths = [root / "layers" / "common", root / "local", root / "cli", root]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths)}

@@ -7,6 +7,9 @@ from collections.abc import Callable
 
 # SQS ChangeMessageVisibility accepts at most 12 hours.
 MAX_VISIBILITY_SECONDS = 12 * 3600
+# A message our rate budget had no token for returns at the next window while the backlog is under this many
+# windows of work (submit_service._turn). Here, not there: the scale model reads it without importing a service.
+TURN_FREE_WINDOWS = 10
 
 
 def retry_delay(

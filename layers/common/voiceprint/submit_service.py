@@ -38,9 +38,6 @@ if TYPE_CHECKING:
     from voiceprint.rate_allowance import RateAllowance
     from voiceprint.settings import Settings
 
-# A backlog under this many windows of work returns each message at the next window with room (see _turn).
-TURN_FREE_WINDOWS = 10
-
 logger = Logger(child=True)
 metrics = Metrics()
 
@@ -364,14 +361,15 @@ class SubmitService:
 
     def _turn(self, wait: float) -> int:
         """A message our budget had no token for: back at the window with room (`wait`) while the backlog is under
-        TURN_FREE_WINDOWS windows of work; beyond that, at a random point of the backlog's drain less those windows.
+        backoff.TURN_FREE_WINDOWS windows of work; beyond that, at a random point of the backlog's drain less
+        those windows.
         So the limit is always oversubscribed (every window full to the end, where a spread over the whole drain
         left the last windows part-empty) and a message is received a few times, not once a window (the redrive
         dead-letters at 50 receives). No doubling jitter: the budget, not the timing, keeps requests under the
         limit, and a jitter doubling with each return outlasted the backlog ahead (the pacing runs, docs/
         RELIABILITY.md)."""
         window = self._settings.rate_window_seconds
-        drain = self._backlog() / self._settings.submits_per_window * window - TURN_FREE_WINDOWS * window
+        drain = self._backlog() / self._settings.submits_per_window * window - backoff.TURN_FREE_WINDOWS * window
         place = min(backoff.MAX_VISIBILITY_SECONDS, max(0.0, drain) * self._rand())
         return int(max(math.ceil(wait), place, 1))
 
