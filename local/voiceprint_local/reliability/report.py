@@ -56,12 +56,13 @@ def render_pacing(runs: Sequence[PacingResult], picture: str | None) -> list[str
         )
     out += [
         "",
-        "A message that finds no token returns by its place in the backlog: a random point of the time the limit "
-        "needs for every message waiting (visible, delayed and in flight), never before the next window, and with "
-        "no doubling jitter (`submit_service._turn`). Until stop 26 the depth counted the visible messages alone, "
-        "so the backlog looked shorter the more of it had been sent back, and a jitter doubling with each return "
-        "was added: the last messages came back after the backlog ahead of them was gone, a tail of 2 to 5 "
-        "windows (17, 18 and 20 for 15).",
+        "A message that finds no token returns at the next window while the queue holds under 10 windows of work, "
+        "else at a random point of its drain less those 10 windows (every waiting message counted: visible, "
+        "delayed and in flight), with no doubling jitter (`submit_service._turn`). Until stop 26 the depth counted "
+        "the visible messages alone and a jitter doubling with each return was added: the last messages came back "
+        "after the backlog ahead of them was gone, a tail of 2 to 5 windows (17, 18 and 20 for 15). Until stop 27 "
+        "the local stack's IAM check also refused the depth's read (it had no mapping for sqs:GetQueueAttributes), "
+        "so earlier local runs paced with a depth of 0; these runs read it.",
         "",
         "The counter's writes per job are high at this small limit: each container pays a fixed few writes a "
         "window (its first take in a window is two writes, a take from a spent window one, the vendor's remaining "
