@@ -76,7 +76,8 @@ def _record(aws: Aws) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("encoding", ["hex", "base64"])
-def test_succeeded_webhook_stores_the_voiceprint_with_ttl(load_handler, aws, emulator, encoding) -> None:
+def test_succeeded_webhook_stores_the_voiceprint_without_ttl(load_handler, aws, emulator, encoding) -> None:
+    """VoiceprintRetentionDays 0 (the default): a voiceprint lives as long as its source object (issue 15)."""
     job_id, ref = _submitted(load_handler, aws, emulator)
     app = load_handler("webhook")
     status, body = _invoke(
@@ -87,9 +88,17 @@ def test_succeeded_webhook_stores_the_voiceprint_with_ttl(load_handler, aws, emu
     assert record["status"] == "succeeded"
     assert record["voiceprint"].startswith("emulator-v1:")
     assert record["vendorStatus"] == "succeeded"
-    assert time.time() + 29 * 86400 < record["expiresAt"] < time.time() + 31 * 86400
+    assert "expiresAt" not in record  # the claim's TTL is gone with the voiceprint's arrival
     assert "pendingShard" not in record  # off the reconciler's list
     assert "early" not in record
+
+
+def test_a_voiceprint_retention_in_days_gives_the_voiceprint_that_ttl(load_handler, aws, emulator) -> None:
+    job_id, ref = _submitted(load_handler, aws, emulator)
+    app = load_handler("webhook", VOICEPRINT_RETENTION_DAYS="90")
+    status, _ = _invoke(app, webhook_event("webhook_succeeded.json", job_id=job_id, ref=ref.webhook_ref))
+    assert status == 200
+    assert time.time() + 89 * 86400 < _record(aws)["expiresAt"] < time.time() + 91 * 86400
 
 
 def test_failed_webhook_records_the_reason(load_handler, aws, emulator) -> None:
