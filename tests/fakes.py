@@ -250,7 +250,8 @@ class FakeRecordStore:
         return [Record.from_item(i) for i in sorted(self.items.values(), key=lambda i: i["sk"]) if i["pk"] == pk]
 
     def voiceprints_in_group(self, group: str) -> list[Record]:
-        return self.voiceprints_page(group, label=None, limit=None, start=None)[0]
+        found = self.voiceprints_page(group, label=None, limit=None, start=None)[0]
+        return [frozen.replace(r, model=self.items[(r.pk, r.sk)].get("model")) for r in found]
 
     def voiceprints_page(
         self, group: str | None, *, label: str | None, limit: int | None, start: Mapping[str, Any] | None

@@ -250,3 +250,20 @@ def test_a_voiceprint_keeps_its_own_retention_and_every_other_record_the_stacks(
         refused.key: int(done) + 30 * 86400,
         identified.key: int(done) + 30 * 86400,
     }
+
+
+def test_a_groups_voiceprints_carry_the_model_that_made_them(store: RecordWriter) -> None:
+    """The byGroup index does not project `model`: the store reads it from the items, across batches of 100."""
+    refs = [_ref(f"voiceprints/big/s{n:03}.wav") for n in range(101)]
+    for n, ref in enumerate(refs):
+        claim = store.claim(ref, now=NOW, lease_seconds=LEASE, group="big/")
+        assert claim is not None
+        details = {"label": f"s{n:03}", **({"model": "precision-9"} if n % 2 else {})}
+        store.record_submitted(
+            ref, claim, job_id=f"job-{n}", vendor_status="created", warning=None, now=NOW, details=details
+        )
+        store.apply_outcome(
+            ref.record_keys, f"job-{n}", Outcome("succeeded", Status.SUCCEEDED, voiceprint="VP"), now=NOW
+        )
+    found = store.voiceprints_in_group("big/")
+    assert [(r.label, r.model) for r in found] == [(f"s{n:03}", "precision-9" if n % 2 else None) for n in range(101)]

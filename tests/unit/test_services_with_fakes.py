@@ -131,6 +131,49 @@ def test_an_identification_sends_its_groups_newest_voiceprints(world: World) -> 
     assert world.record("identify/team/call.wav", version)["status"] == Status.SUBMITTED
 
 
+def test_an_identification_compares_only_the_voiceprints_its_model_made(world: World) -> None:
+    """A voiceprint is one model's embedding: records keep the model asked for, and an identification leaves out
+    labels that only another model enrolled, saying so (all of them: refused, unpaid, naming `reenrol`)."""
+    keys = {}
+    for n, name in enumerate(("alice", "bob", "carol")):
+        world.upload(f"voiceprints/team/{name}.wav")
+        world.handle(f"voiceprints/team/{name}.wav")
+        found = world.store.find_by_job(f"job-{n + 1}")
+        assert found is not None
+        keys[name] = found.keys
+        world.store.apply_outcome(
+            found.keys, f"job-{n + 1}", Outcome("succeeded", Status.SUCCEEDED, voiceprint=f"VP-{name}"), now=NOW
+        )
+    assert {world.store.items[(k["pk"], k["sk"])]["model"] for k in keys.values()} == {"precision-2"}
+    world.store.items[(keys["bob"]["pk"], keys["bob"]["sk"])]["model"] = "precision-1"  # enrolled by an older model
+    del world.store.items[(keys["carol"]["pk"], keys["carol"]["sk"])]["model"]  # from before models were recorded
+    version = world.upload("identify/team/call.wav")
+    assert world.handle("identify/team/call.wav") == [Disposition.SUBMITTED]
+    assert world.vendor.calls[-1][1]["voiceprints"] == [
+        {"label": "alice", "voiceprint": "VP-alice"},
+        {"label": "carol", "voiceprint": "VP-carol"},  # unrecorded: precision-2, the only model there has been
+    ]
+    call = world.store.get(record_keys(BUCKET, "identify/team/call.wav", version))
+    assert call is not None
+    assert (call.candidates, call.model) == (("alice", "carol"), "precision-2")
+    assert (
+        call.warning
+        == "not compared: 1 speaker labels enrolled only with another model than precision-2 (voiceprint reenrol)"
+    )
+    for name in ("alice", "carol"):
+        world.store.items[(keys[name]["pk"], keys[name]["sk"])]["model"] = "precision-1"
+    paid = len(world.vendor.calls)
+    version = world.upload("identify/team/call2.wav")
+    assert world.handle("identify/team/call2.wav") == [Disposition.REFUSED]
+    refused = world.store.get(record_keys(BUCKET, "identify/team/call2.wav", version))
+    assert refused is not None
+    assert (refused.failure_code, len(world.vendor.calls)) == ("no_voiceprints", paid)
+    assert refused.reason == (
+        "no voiceprints in group 'team/' made by precision-2: the 3 speaker labels there were enrolled with another "
+        "model; run `voiceprint reenrol --group team/` to enrol them again from their source audio"
+    )
+
+
 def test_refusals_are_recorded_and_cost_nothing(world: World) -> None:
     empty = world.upload("voiceprints/team/empty.wav", b"")
     lonely = world.upload("identify/nobody/call.wav")

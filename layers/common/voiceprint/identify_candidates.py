@@ -1,27 +1,46 @@
-"""Which voiceprints an identification compares against: its group's, the newest per speaker label."""
+"""Which voiceprints an identification compares against: its group's, of its model, the newest per speaker label."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
 
+from voiceprint import model_lineage
+from voiceprint.frozen import frozen
 from voiceprint.job_state import FailureCode
 from voiceprint.record import Record
 from voiceprint.submission_checks import Refusal, normalise_label
 from voiceprint.vendor_limits import MAX_IDENTIFY_VOICEPRINTS
 
 
-def choose(records: Iterable[Record], *, group: str, voiceprint_prefix: str) -> list[dict[str, str]]:
+@frozen
+class Candidates:
+    chosen: list[dict[str, str]]  # {"label", "voiceprint"}, sorted by label
+    stale: list[str]  # labels left out: their only voiceprints are another model's (voiceprint reenrol)
+
+
+def choose(records: Iterable[Record], *, group: str, voiceprint_prefix: str, model: str) -> Candidates:
     """One {"label", "voiceprint"} per label (the newest when a label was enrolled more than once; labels are
-    compared in NFC, so look-alike spellings of one name are one speaker), 1 to 50 of them, sorted by label."""
+    compared in NFC, so look-alike spellings of one name are one speaker), 1 to 50 of them, sorted by label; only
+    voiceprints `model` made (another model's embeddings do not compare), with the labels that have none."""
     newest: dict[str, Record] = {}
+    stale: set[str] = set()
     for record in records:
         label = normalise_label(record.label or "")
         if not label or not record.voiceprint:
             continue
-        if label not in newest or (record.completed_at or 0) > (newest[label].completed_at or 0):
+        if model_lineage.is_stale(record, model):
+            stale.add(label)
+        elif label not in newest or (record.completed_at or 0) > (newest[label].completed_at or 0):
             newest[label] = record
     where = f"group {group!r}" if group else "the top-level group"
+    stale -= newest.keys()
+    if not newest and stale:
+        raise Refusal(
+            FailureCode.NO_VOICEPRINTS,
+            f"no voiceprints in {where} made by {model}: the {len(stale)} speaker labels there were enrolled with "
+            f"another model; run `voiceprint reenrol --group {group}` to enrol them again from their source audio",
+        )
     if not newest:
         raise Refusal(
             FailureCode.NO_VOICEPRINTS,
@@ -33,7 +52,8 @@ def choose(records: Iterable[Record], *, group: str, voiceprint_prefix: str) -> 
             f"{where} has {len(newest)} speaker labels; pyannoteAI compares at most "
             f"{MAX_IDENTIFY_VOICEPRINTS}: split it into subfolders",
         )
-    return [{"label": label, "voiceprint": str(newest[label].voiceprint)} for label in sorted(newest)]
+    chosen = [{"label": label, "voiceprint": str(newest[label].voiceprint)} for label in sorted(newest)]
+    return Candidates(chosen, sorted(stale))
 
 
 def request_digest(group: str, etag: str, size: int, candidates: Iterable[Mapping[str, str]]) -> str:

@@ -26,6 +26,7 @@ ATTRIBUTES: tuple[tuple[str, str, str | None], ...] = (
     ("status", "status", "status"),
     ("label", "label", "label"),
     ("consent_ref", "consentRef", "consentRef"),
+    ("model", "model", "model"),
     ("group", "group", "group"),
     ("job_id", "jobId", "jobId"),
     ("vendor_status", "vendorStatus", "vendorStatus"),
@@ -92,6 +93,7 @@ class Record:
     group: str | None = None
     label: str | None = None  # a voiceprint's speaker
     consent_ref: str | None = None  # the speaker's consent (x-amz-meta-consent), when given
+    model: str | None = None  # the pyannoteAI model asked for (None: from before it was recorded; model_lineage)
     job_id: str | None = None
     vendor_status: str | None = None
     voiceprint: str | None = field(default=None, repr=False)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from voiceprint.ddb_update import from_ddb, to_ddb
+from voiceprint.frozen import replace
 from voiceprint.object_ref import RECORD_PK_PREFIX, partition_key
 from voiceprint.record import Record
 
@@ -27,6 +28,9 @@ GSI_BY_GROUP = "byGroup"
 GSI_BY_LABEL = "byLabel"
 # An object's records are at most 400 KB each; 100 pages of 1 MB is far beyond any object's history.
 MAX_VERSION_PAGES = 100
+# BatchGetItem reads at most 100 items a call; what it leaves unprocessed (throttled) is asked again, this often.
+BATCH_GET_KEYS = 100
+BATCH_GET_ROUNDS = 5
 
 Page = tuple[list[Record], dict[str, Any] | None]  # the records, and where the next page starts (None: no more)
 
@@ -77,12 +81,36 @@ class RecordQueries:
         raise RuntimeError(f"more than {MAX_VERSION_PAGES} MB of records for one object")
 
     def voiceprints_in_group(self, group: str) -> list[Record]:
-        """Every stored voiceprint of a group (label, voiceprint, completedAt, object), all pages, by label."""
+        """Every stored voiceprint of a group (label, voiceprint, completedAt, object, model), all pages, by label."""
         records, start = self.voiceprints_page(group, label=None, limit=None, start=None)
         while start:
             page, start = self.voiceprints_page(group, label=None, limit=None, start=start)
             records += page
-        return records
+        return self._with_models(records)
+
+    def _with_models(self, records: list[Record]) -> list[Record]:
+        """The records with the model that made them, read from their items: byGroup does not project `model`,
+        and projecting it would rebuild the index of every deployed table. One BatchGetItem per 100 voiceprints."""
+        models: dict[tuple[str, str], str | None] = {}
+        for at in range(0, len(records), BATCH_GET_KEYS):
+            request: Mapping[str, Any] = {
+                self._table: {
+                    "Keys": [to_ddb(r.keys) for r in records[at : at + BATCH_GET_KEYS]],
+                    "ProjectionExpression": "pk, sk, #m",
+                    "ExpressionAttributeNames": {"#m": "model"},
+                }
+            }
+            for _ in range(BATCH_GET_ROUNDS):
+                resp = self._ddb.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self._table, []):
+                    found = from_ddb(item)
+                    models[(str(found["pk"]), str(found["sk"]))] = found.get("model")
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError(f"BatchGetItem left keys unread after {BATCH_GET_ROUNDS} rounds")
+        return [replace(r, model=models.get((r.pk, r.sk))) for r in records]
 
     def voiceprints_page(
         self, group: str | None, *, label: str | None, limit: int | None, start: Mapping[str, Any] | None

@@ -1,6 +1,6 @@
 """What a claimed object will be submitted as, decided before anything is paid: the checks pyannoteAI would make
 (or could not survive), the seconds it bills, and what the record keeps with the job (a voiceprint's label; an
-identification's candidate labels, with the voiceprints sent)."""
+identification's candidate labels, with the voiceprints sent; the model asked for)."""
 
 from __future__ import annotations
 
@@ -37,12 +37,14 @@ def plan(
     objects: ObjectReader,
     records: RecordReader,
     voiceprint_prefix: str,
+    model: str,
     require_consent: bool = False,
     opt_outs: OptOuts | None = None,
 ) -> Plan:
     """Refuse (Refusal) what pyannoteAI would refuse or could not load, an enrolment without the consent
-    reference the stack requires or of a label on the opt-out list, else say what to submit. An identification
-    never compares against an opted-out label's voiceprint (one made while the opt-out was being added)."""
+    reference the stack requires or of a label on the opt-out list, else say what to submit (and with which
+    `model`, kept on the record). An identification never compares against an opted-out label's voiceprint (one
+    made while the opt-out was being added), nor against one another model made."""
     problem = submission_checks.key_problem(ref.key)
     if problem:
         raise Refusal(FailureCode.INVALID_KEY, problem)
@@ -59,15 +61,22 @@ def plan(
     seconds = max(1, math.ceil(info.duration_seconds))  # billed by the second (at the vendor's minimum)
     opted_out = opt_outs.labels(source.group) if opt_outs is not None else frozenset()
     if source.kind is Kind.IDENTIFY:
-        candidates = identify_candidates.choose(
+        found = identify_candidates.choose(
             (r for r in records.voiceprints_in_group(source.group) if r.label not in opted_out),
             group=source.group,
             voiceprint_prefix=voiceprint_prefix,
+            model=model,
         )
-        return Plan({"candidates": [c["label"] for c in candidates]}, candidates, seconds)
+        details: dict[str, Any] = {"candidates": [c["label"] for c in found.chosen], "model": model}
+        if found.stale:
+            details["warning"] = (
+                f"not compared: {len(found.stale)} speaker labels enrolled only with another model than {model} "
+                "(voiceprint reenrol)"
+            )
+        return Plan(details, found.chosen, seconds)
     # The object's own metadata wins over its file name (x-amz-meta-label), read from the header GET.
     label = submission_checks.check_label(first.metadata.get("label") or source.stem)
     if label in opted_out:
         raise Refusal(FailureCode.OPTED_OUT, "the speaker's label is on the opt-out list: nothing was submitted")
     consent = submission_checks.check_consent(first.metadata.get("consent"), required=require_consent)
-    return Plan({"label": label, **({"consentRef": consent} if consent else {})}, [], seconds)
+    return Plan({"label": label, "model": model, **({"consentRef": consent} if consent else {})}, [], seconds)

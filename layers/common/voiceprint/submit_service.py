@@ -152,6 +152,7 @@ class SubmitService:
                 objects=self._objects,
                 records=self._store,
                 voiceprint_prefix=self._settings.voiceprint_prefix,
+                model=self._settings.model,
                 require_consent=self._settings.require_consent,
                 opt_outs=self._opt_outs,
             )
@@ -239,7 +240,8 @@ class SubmitService:
                     claim,
                     job_id=job.job_id,
                     vendor_status=job.status,
-                    warning=warning,
+                    # The plan's own warning (labels another model enrolled) and the vendor's, both kept.
+                    warning="; ".join(w for w in (details.get("warning"), warning) if w) or None,
                     now=self._clock(),
                     details=details,
                 )
