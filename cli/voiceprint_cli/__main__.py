@@ -4,6 +4,7 @@ the result. voiceprint doctor: check a deployed stack, an exit code per problem.
 voiceprint replay-events: publish the events of the records changed in a time range again (an operator's tool).
 voiceprint backfill|sweep: enqueue the bucket's objects that have no record: those from before the stack, or
 whose message was lost or expired (operator's tools: paced by the queue's backlog, resumable).
+voiceprint reenrol: enrol again, from their source audio, the speakers whose voiceprints another model made.
 
     voiceprint --stack my-voiceprints status voiceprints/alice.wav
     voiceprint --api https://abc123.execute-api.eu-west-1.amazonaws.com wait identify/team/standup.wav
@@ -15,6 +16,7 @@ whose message was lost or expired (operator's tools: paced by the queue's backlo
     voiceprint --stack my-voiceprints replay-events --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z
     voiceprint --stack my-voiceprints backfill --prefix voiceprints/team-a/ --dry-run
     voiceprint --stack my-voiceprints sweep --older-than 3600
+    voiceprint --stack my-voiceprints reenrol --group team-a/ --dry-run
 
 Exit codes: 0 succeeded (or found), 1 failed, 2 timed out or not found, 3 usage or API error.
 """
@@ -28,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from voiceprint_cli import backfill_command, erasure_command, optout_command
+from voiceprint_cli import backfill_command, erasure_command, optout_command, reenrol_command
 from voiceprint_cli import doctor as doctor_checks
 from voiceprint_cli.api import LOCAL_URL, ApiError, ResultsApi
 from voiceprint_cli.deployed import LOCAL_ENDPOINT
@@ -75,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     backfill_command.add_parsers(commands, [after])
     erasure_command.add_parsers(commands, [after])
     optout_command.add_parser(commands, [after])
+    reenrol_command.add_parser(commands, [after])
     retention = commands.add_parser(
         "retention",
         parents=[after],
@@ -348,6 +351,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         "erase": lambda: erasure_command.run(args, out),
         "export": lambda: erasure_command.run_export(args, out),
         "optout": lambda: optout_command.run(args, out, err),
+        "reenrol": lambda: reenrol_command.run(args, out),
     }
     if args.command in with_aws:
         return with_aws[args.command]()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
+from voiceprint_cli.__main__ import main
 from voiceprint_local.stack import LocalStack, wait_for
 
 
@@ -14,3 +17,12 @@ def settle(stack: LocalStack, keys: list[str], timeout: float = 30) -> dict[str,
     }
     records = stack.terminal_records()
     return {k: records[k] for k in keys}
+
+
+def cli_json(stack: LocalStack, *args: str) -> Any:
+    """`voiceprint --local ... --json <args>` against this stack, which must exit 0: its JSON answer."""
+    assert stack.api is not None
+    out, err = io.StringIO(), io.StringIO()
+    flags = ["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url, "--json"]
+    assert main([*flags, *args], out=out, err=err) == 0, err.getvalue()
+    return json.loads(out.getvalue())

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.helpers import settle
+from tests.e2e.helpers import cli_json, settle
 from voiceprint_cli.__main__ import main
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.stack import LocalStack, StackOptions, running, wait_for
@@ -35,14 +35,6 @@ def _erase(stack: LocalStack, *args: str) -> dict[str, Any]:
     flags = ["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url, "--json"]
     assert main([*flags, "erase", "--label", "alice", *args], out=out, err=err) == 0, err.getvalue()
     return dict(json.loads(out.getvalue()))
-
-
-def _cli(stack: LocalStack, *args: str) -> Any:
-    assert stack.api is not None
-    out, err = io.StringIO(), io.StringIO()
-    flags = ["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url, "--json"]
-    assert main([*flags, *args], out=out, err=err) == 0, err.getvalue()
-    return json.loads(out.getvalue())
 
 
 def _everything(stack: LocalStack) -> str:
@@ -70,7 +62,7 @@ def test_erasing_a_person_leaves_nothing_that_names_them_and_is_announced(stack:
     assert calls[SMALL_CALL]["resultLocation"]
     assert '"alice"' in _everything(stack)
 
-    export = _cli(stack, "export", "--label", "alice")
+    export = cli_json(stack, "export", "--label", "alice")
     assert [(x["key"], x["holdsVoiceprint"]) for x in export["samples"]] == [(ALICE, True), (ALICE, True)]
     assert sorted(i["key"] for i in export["identifications"]) == [CALL, SMALL_CALL]
     assert not any(v in json.dumps(export) for v in voiceprints)  # the export says where, not the embedding
@@ -114,9 +106,9 @@ def test_an_opted_out_person_is_erased_and_not_enrolled_again_until_removed(stac
     carol = "voiceprints/optout/carol.wav"
     stack.upload(carol, wav_bytes(2.0, "carol"))
     settle(stack, [carol])
-    added = _cli(stack, "optout", "add", "--label", "carol", "--group", "optout/", "--reason", "request 42")
+    added = cli_json(stack, "optout", "add", "--label", "carol", "--group", "optout/", "--reason", "request 42")
     assert len(added["erasure"]["voiceprintsDeleted"]) == 1
-    assert [e["label"] for e in _cli(stack, "optout", "list")] == ["carol"]
+    assert [e["label"] for e in cli_json(stack, "optout", "list")] == ["carol"]
     assert stack.emulator is not None
     paid = sum(stack.emulator.stats.submissions_by_url.values())
 
@@ -124,7 +116,7 @@ def test_an_opted_out_person_is_erased_and_not_enrolled_again_until_removed(stac
     assert wait_for(lambda: any(r.get("failureCode") == "opted_out" for r in stack.records()), 20)
     assert sum(stack.emulator.stats.submissions_by_url.values()) == paid
 
-    _cli(stack, "optout", "remove", "--label", "carol", "--group", "optout/")
+    cli_json(stack, "optout", "remove", "--label", "carol", "--group", "optout/")
     stack.upload(carol, wav_bytes(3.0, "carol", seed=6))
     assert wait_for(lambda: any(r.get("label") == "carol" and r["status"] == "succeeded" for r in stack.records()), 20)
 
