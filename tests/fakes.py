@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from voiceprint import frozen
+from voiceprint import frozen, label_health
 from voiceprint.budget_store import Charge, ChargeResult, Limits
 from voiceprint.job_state import RECLAIMABLE, TERMINAL, FailureCode, Kind, Outcome, Status
 from voiceprint.job_store import ApplyResult, Claim, ClaimHeld, LostClaim, voiceprint_expiry
@@ -430,6 +430,25 @@ class FakeOptOuts:
 
     def remove(self, label: str, group: str) -> bool:
         return self.listed.pop((group, label), None) is not None
+
+
+class FakeLabelHealth:
+    """The groups' per-label health in a dict, with LabelHealthStore's merge (label_health.merged)."""
+
+    def __init__(self, *, keep_days: int = 30) -> None:
+        self.groups: dict[str, dict[str, dict[str, Any]]] = {}
+        self.keep = keep_days * 86400
+
+    def observe(self, record: Record, now: float) -> None:
+        group = record.group or ""
+        self.groups[group] = label_health.merged(self.groups.get(group, {}), record, now=now, keep_seconds=self.keep)
+
+    def labels(self, group: str) -> dict[str, label_health.LabelHealth]:
+        return {label: label_health.of(label, e) for label, e in self.groups.get(group, {}).items()}
+
+    def forget(self, label: str, group: str | None) -> int:
+        names = [group] if group is not None else list(self.groups)
+        return sum(1 for name in names if self.groups.get(name, {}).pop(label, None) is not None)
 
 
 class FakeRateTokens:

@@ -1,4 +1,4 @@
-"""voiceprint status|wait|list: the results of the pipeline, from the results API (deployed or local).
+"""voiceprint status|wait|list|health: the results of the pipeline, from the results API (deployed or local).
 voiceprint enrol|identify: upload a voiceprint sample (with its label) or a recording to identify; --wait prints
 the result. voiceprint doctor: check a deployed stack, an exit code per problem.
 voiceprint replay-events: publish the events of the records changed in a time range again (an operator's tool).
@@ -9,6 +9,7 @@ voiceprint reenrol: enrol again, from their source audio, the speakers whose voi
     voiceprint --stack my-voiceprints status voiceprints/alice.wav
     voiceprint --api https://abc123.execute-api.eu-west-1.amazonaws.com wait identify/team/standup.wav
     voiceprint --local list --group team/
+    voiceprint --local health --group team/
     voiceprint --local --voiceprint --json status voiceprints/alice.wav   (the voiceprint itself, only when asked)
     voiceprint --stack my-voiceprints enrol alice.wav --label "Alice Martin" --group team-a --wait
     voiceprint --stack my-voiceprints identify standup.wav --group team-a --wait
@@ -74,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--group", help='e.g. "team-a/"; default: the top level, or every group with --label')
     listing.add_argument("--label")
+    health = commands.add_parser(
+        "health", parents=[after], help="a group's labels: last used, last matched, best score, never matched"
+    )
+    health.add_argument("--group", default="", help='e.g. "team-a/"; default: the top level')
     backfill_command.add_parsers(commands, [after])
     erasure_command.add_parsers(commands, [after])
     optout_command.add_parser(commands, [after])
@@ -308,6 +313,25 @@ def _print(records: Sequence[dict[str, Any]], as_json: bool, out: TextIO) -> Non
         out.write(_line(record) + "\n")
 
 
+def _print_health(answer: dict[str, Any], as_json: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(safe_json(answer) + "\n")
+        return
+
+    def when(epoch: Any) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch)) if epoch else "never"
+
+    for label in answer.get("labels", []):
+        score = label.get("bestScore")
+        line = (
+            f"{label['label']}: {label['voiceprints']} voiceprint(s); last used {when(label.get('lastUsed'))}, "
+            f"last matched {when(label.get('lastMatched'))}"
+            + (f", best score {score:g}" if score is not None else "")
+            + (" (never matched)" if label.get("neverMatched") else "")
+        )
+        out.write(safe(line) + "\n")
+
+
 def wait(
     api: ResultsApi,
     target: str,
@@ -375,6 +399,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
                 record = (_records(api, args.target, args.voiceprint, result=True) or [record])[0]
             _print([record], args.json, out)
             return 0 if record["status"] == "succeeded" else 1
+        if args.command == "health":
+            _print_health(api.health(args.group), args.json, out)
+            return 0
         items: list[dict[str, Any]] = []
         cursor = None
         for _ in range(1000):  # bounded: 100,000 voiceprints

@@ -124,6 +124,13 @@ class ResultsApi:
         }
         return dict(self.get("/voiceprints", **query))
 
+    def health(self, group: str) -> dict[str, Any]:
+        """A group's per-label health (`group` "" is the top level)."""
+        from urllib.parse import quote
+
+        name = quote(group.rstrip("/"), safe="") if group else "~"
+        return dict(self.get(f"/groups/{name}/health") or {})
+
 
 def _message(resp: requests.Response) -> str:
     try:

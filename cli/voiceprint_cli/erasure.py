@@ -7,6 +7,7 @@ every identification that names them, found and deleted or redacted, with a rece
 - identifications that name them (as a candidate, a match, or a label in the stored output, inline or in the
   results bucket) keep their record with the label replaced by `[erased]`;
 - with `--with-source`, every version of the person's source audio is deleted too;
+- their label's per-label health (last used, last matched, best score) is removed from every group's, or G's;
 - the receipt says what went where and when, and the vendor's side: pyannoteAI deletes job outputs 24 h after
   completion and has no endpoint to delete them sooner; it is announced as a `Person Erased` event.
 The table has no index over every mention of a label, so the records are found by a scan: an operator's command,
@@ -76,6 +77,12 @@ class Results(Protocol):
         ...
 
 
+class Health(Protocol):
+    def forget(self, label: str, group: str | None) -> int:
+        """Remove the label from the groups' per-label health (one group, or every one); how many entries."""
+        ...
+
+
 class Announcer(Protocol):
     def announce(self, receipt: dict[str, Any]) -> None: ...
 
@@ -90,6 +97,7 @@ class Receipt:
     voiceprintsDeleted: list[dict[str, Any]] = field(default_factory=list)
     identificationsRedacted: list[dict[str, Any]] = field(default_factory=list)
     sourceVersionsDeleted: list[dict[str, Any]] = field(default_factory=list)
+    healthEntriesRemoved: int | None = None  # per-label health entries (None in a dry run: not counted)
     vendor: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -133,6 +141,22 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _erase_sources(
+    receipt: Receipt, sources_of: list[tuple[str, str]], sources: Sources, *, with_source: bool, dry_run: bool
+) -> None:
+    """Every version of the person's audio deleted (`with_source`), or a warning that it was kept."""
+    if with_source:
+        for bucket, key in sources_of:
+            versions = [] if dry_run else sources.delete_versions(bucket, key)
+            receipt.sourceVersionsDeleted.append({"bucket": bucket, "key": key, "versions": versions})
+    elif sources_of:
+        receipt.warnings.append(
+            "the source audio was kept: a message still on the queue, a backfill, a sweep or a new upload would "
+            "enrol it again unless the label is on the opt-out list (voiceprint optout add) or the audio is deleted "
+            "(--with-source)"
+        )
+
+
 def erase(
     label: str,
     *,
@@ -144,6 +168,7 @@ def erase(
     results: Results,
     announcer: Announcer,
     now: float,
+    health: Health | None = None,
 ) -> Receipt:
     label = normalise_label(label)
     receipt = Receipt(label, group, _iso(now), dry_run, with_source)
@@ -171,16 +196,9 @@ def erase(
                 records.redact(found, candidates, matches, result)
         if found.job_id and found.completed_at:
             latest_job = max(latest_job, found.completed_at)
-    if with_source:
-        for bucket, key in sorted(sources_of):
-            versions = [] if dry_run else sources.delete_versions(bucket, key)
-            receipt.sourceVersionsDeleted.append({"bucket": bucket, "key": key, "versions": versions})
-    if sources_of and not with_source:
-        receipt.warnings.append(
-            "the source audio was kept: a message still on the queue, a backfill, a sweep or a new upload would "
-            "enrol it again unless the label is on the opt-out list (voiceprint optout add) or the audio is deleted "
-            "(--with-source)"
-        )
+    if health is not None and not dry_run:
+        receipt.healthEntriesRemoved = health.forget(label, group)
+    _erase_sources(receipt, sorted(sources_of), sources, with_source=with_source, dry_run=dry_run)
     receipt.vendor = {
         "name": "pyannoteAI",
         "holds": "job outputs (voiceprints, identifications) of the jobs above",

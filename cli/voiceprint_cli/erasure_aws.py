@@ -148,3 +148,10 @@ class BusAnnouncer:
         answer = self._events.put_events(Entries=[entry])
         if answer.get("FailedEntryCount"):
             raise RuntimeError(f"the bus refused the {detail_type} event: {answer['Entries'][0].get('ErrorCode')}")
+
+
+def health(ddb: Any, table: str) -> Any:
+    """The groups' per-label health items (voiceprint.label_health_store), for forgetting a label (no ageing)."""
+    from voiceprint.label_health_store import LabelHealthStore
+
+    return LabelHealthStore(ddb, table, keep_days=0)

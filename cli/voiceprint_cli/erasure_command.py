@@ -65,6 +65,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         results=erasure_aws.ResultObjects(s3),
         announcer=erasure_aws.BusAnnouncer(stack.client("events"), stack.outputs["EventBusName"]),
         now=time.time(),
+        health=erasure_aws.health(stack.client("dynamodb"), stack.outputs["JobsTableName"]),
     )
     if args.json:
         out.write(safe_json(receipt.as_json()) + "\n")

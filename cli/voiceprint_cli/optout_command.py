@@ -71,6 +71,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         results=erasure_aws.ResultObjects(s3),
         announcer=bus,
         now=now,
+        health=erasure_aws.health(ddb, table),
     )
     if args.json:
         out.write(safe_json({"optOut": detail, "erasure": receipt.as_json()}) + "\n")

@@ -1,6 +1,7 @@
 """HTTP API (IAM-authorised) GET /jobs/{jobId}, GET /objects?key=, GET /voiceprints?group=&label=,
-GET /groups/{group}/voiceprints -> records. A record's voiceprint is returned only when asked (voiceprint=true).
-Every read is logged with the caller's identity, the route and what was asked for: who read which biometric data.
+GET /groups/{group}/voiceprints -> records; GET /groups/{group}/health -> per-label health. A record's voiceprint
+is returned only when asked (voiceprint=true). Every read is logged with the caller's identity, the route and what
+was asked for: who read which biometric data.
 
 API Gateway has already routed the request (the event's routeKey names the route, pathParameters fill it in), so
 the handler maps routeKey to a function. Powertools' Event Handler would route again, and importing it costs
@@ -23,8 +24,12 @@ from voiceprint.settings import get_settings
 logger = Logger()
 
 settings = get_settings().require("table_name", "input_bucket", "results_bucket")
+dynamodb = wiring.dynamodb()
 service = ReadService(
-    wiring.record_queries(settings), wiring.result_store(settings), default_bucket=settings.input_bucket
+    wiring.record_queries(settings, dynamodb),
+    wiring.result_store(settings),
+    default_bucket=settings.input_bucket,
+    health=wiring.label_health(settings, dynamodb),
 )
 
 
@@ -67,13 +72,22 @@ def list_voiceprints(path: dict[str, str], query: dict[str, str]) -> dict[str, A
     )
 
 
+def _group(path: dict[str, str]) -> str:
+    name = path.get("group", "")
+    return "" if name == TOP_LEVEL_GROUP else name.rstrip("/") + "/"
+
+
+def group_health(path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
+    """Per-label health of a group: last used, last matched, best score, never matched (IAM-scoped like the
+    voiceprints route: .../GET/groups/team-a/health)."""
+    return service.health(_group(path))
+
+
 def list_group_voiceprints(path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
     """The group in the path, so that IAM policies can scope a caller to groups by resource ARN
     (execute-api:/*/GET/groups/team-a/voiceprints). Nested folders are one URL-encoded segment (team%2Fsub)."""
-    name = path.get("group", "")
-    group = "" if name == TOP_LEVEL_GROUP else name.rstrip("/") + "/"
     return service.voiceprints(
-        group=group,
+        group=_group(path),
         label=query.get("label"),
         limit=_limit(query),
         cursor=query.get("next"),
@@ -86,6 +100,7 @@ ROUTES: dict[str, Callable[[dict[str, str], dict[str, str]], dict[str, Any]]] = 
     "GET /objects": get_object,
     "GET /voiceprints": list_voiceprints,
     "GET /groups/{group}/voiceprints": list_group_voiceprints,
+    "GET /groups/{group}/health": group_health,
 }
 
 

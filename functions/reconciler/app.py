@@ -29,6 +29,7 @@ def build_service(*, clock: Callable[[], float] = time.time) -> ReconcileService
         results=wiring.result_store(settings),
         clock=clock,
         allowance=wiring.read_allowance(settings, dynamodb),
+        health=wiring.label_health(settings, dynamodb),
     )
 
 

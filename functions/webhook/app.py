@@ -47,6 +47,7 @@ service = WebhookService(
     client=_client,
     results=wiring.result_store(settings),
     reads=_reads,
+    health=wiring.label_health(settings, dynamodb),
 )
 
 

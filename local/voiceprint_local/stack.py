@@ -67,9 +67,15 @@ FUNCTIONS = {
     "events": "EventsFunction",
     "read": "ReadFunction",
 }
-READ_ROUTES = frozenset(
-    {"GET /jobs/{jobId}", "GET /objects", "GET /voiceprints", "GET /groups/{group}/voiceprints"}
-)  # IAM-authorised, as in AWS
+
+
+def _read_routes() -> frozenset[str]:
+    """The read function's routes, from its HttpApi events in template.yaml (all IAM-authorised, as in AWS)."""
+    events = template.functions()["ReadFunction"]["Properties"]["Events"].values()
+    return frozenset(f"{e['Properties']['Method']} {e['Properties']['Path']}" for e in events if e["Type"] == "HttpApi")
+
+
+READ_ROUTES = _read_routes()
 
 
 @dataclass

@@ -67,6 +67,9 @@ def test_erasing_a_person_leaves_nothing_that_names_them_and_is_announced(stack:
     assert sorted(i["key"] for i in export["identifications"]) == [CALL, SMALL_CALL]
     assert not any(v in json.dumps(export) for v in voiceprints)  # the export says where, not the embedding
 
+    health = {h["label"]: h for h in cli_json(stack, "health", "--group", "erase/")["labels"]}
+    assert (health["alice"]["voiceprints"], health["alice"]["lastUsed"] is not None) == (2, True)
+
     dry = _erase(stack, "--with-source", "--dry-run")
     assert len(dry["voiceprintsDeleted"]) == 2
     assert '"alice"' in _everything(stack)  # a dry run changes nothing
@@ -77,9 +80,10 @@ def test_erasing_a_person_leaves_nothing_that_names_them_and_is_announced(stack:
     [source] = receipt["sourceVersionsDeleted"]
     assert (source["key"], len(source["versions"])) == (ALICE, 2)
     assert receipt["vendor"]["deletedBy"]  # when pyannoteAI's copies of the outputs are gone
+    assert receipt["healthEntriesRemoved"] == 1  # her entry in the group's per-label health
 
     left = _everything(stack)
-    assert '"alice"' not in left
+    assert '"alice"' not in left  # the health item included
     assert "alice.wav" not in left
     assert not any(v in left for v in voiceprints)
     assert stack.client("s3").list_object_versions(Bucket=stack.bucket, Prefix=ALICE).get("Versions", []) == []

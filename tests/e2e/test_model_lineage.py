@@ -66,3 +66,17 @@ def test_identification_uses_current_model_voiceprints_and_reenrol_makes_them(st
     stack.upload("identify/lineage/call2.wav", wav_bytes(4.0, "alice", seed=6))
     again = settle(stack, ["identify/lineage/call2.wav"])["identify/lineage/call2.wav"]
     assert (again["candidates"], again.get("warning")) == (["alice", "bob"], None)
+    # Per-label health: both identifications compared against bob, only the second against alice.
+    health = {h["label"]: h for h in cli_json(stack, "health", "--group", "lineage/")["labels"]}
+    assert (health["alice"]["voiceprints"], health["bob"]["voiceprints"]) == (2, 1)
+    assert health["alice"]["lastUsed"] == again["completedAt"]
+    assert health["bob"]["lastUsed"] == again["completedAt"]
+    assert set(health["alice"]) == {
+        "label",
+        "voiceprints",
+        "enrolledAt",
+        "lastUsed",
+        "lastMatched",
+        "bestScore",
+        "neverMatched",
+    }

@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aws_lambda_powertools import Logger
 
-from tests.fakes import FakeBudget, FakeObjects, FakeOptOuts, FakeRecordStore, FakeResults, FakeSecret, FakeVendor
+from tests.fakes import (
+    FakeBudget,
+    FakeLabelHealth,
+    FakeObjects,
+    FakeOptOuts,
+    FakeRecordStore,
+    FakeResults,
+    FakeSecret,
+    FakeVendor,
+)
 from voiceprint import webhook_signature
 from voiceprint.budget_store import Charge
 from voiceprint.disposition import DeadLetter, Disposition, RetryLater
@@ -354,6 +364,7 @@ def _webhook(
     results: FakeResults,
     clock: float,
     reads: RateAllowance | None = None,
+    health: FakeLabelHealth | None = None,
 ) -> WebhookService:
     return WebhookService(
         settings=SETTINGS,
@@ -364,6 +375,7 @@ def _webhook(
         results=results,
         clock=lambda: clock,
         reads=lambda: reads,
+        health=health,
     )
 
 
@@ -418,7 +430,9 @@ def test_a_status_only_webhook_fetches_the_job_and_keeps_a_large_result_in_s3(wo
     assert json.loads(world.results.kept[str(record.result_location)])["diarization"] == output["diarization"]
 
 
-def _reconciler(world: World, clock: float, reads: RateAllowance | None = None) -> ReconcileService:
+def _reconciler(
+    world: World, clock: float, reads: RateAllowance | None = None, health: FakeLabelHealth | None = None
+) -> ReconcileService:
     return ReconcileService(
         settings=SETTINGS,
         store=world.store,
@@ -426,6 +440,7 @@ def _reconciler(world: World, clock: float, reads: RateAllowance | None = None) 
         results=world.results,
         clock=lambda: clock,
         allowance=reads,
+        health=health,
     )
 
 
@@ -463,3 +478,55 @@ def test_the_reconciler_stops_at_the_first_429(world: World) -> None:
     world.vendor.get_job = throttled  # type: ignore[method-assign]
     report = _reconciler(world, NOW + SETTINGS.reconcile_after_seconds + 1).run()
     assert (report.throttled, report.polled, len(world.vendor.calls)) == (True, 1, 3)  # 2 POSTs, then 1 GET
+
+
+class _BrokenHealth(FakeLabelHealth):
+    def observe(self, record: object, now: float) -> None:
+        raise RuntimeError("throttled")
+
+
+def test_settled_identifications_add_to_their_groups_label_health(world: World) -> None:
+    """Webhook and reconciler alike: each identification that succeeds counts once for its candidates and matches;
+    voiceprints do not count, a redelivery adds nothing, and a health write that fails loses no result."""
+
+    def submitted(key: str, output: Mapping[str, Any]) -> tuple[str, str]:
+        version = world.upload(key)
+        world.handle(key)
+        record = world.store.get(record_keys(BUCKET, key, version))
+        assert record is not None
+        assert record.job_id is not None
+        world.vendor.jobs[record.job_id] = Job(record.job_id, "succeeded", dict(output))
+        return record.job_id, version
+
+    health = FakeLabelHealth()
+    service = _webhook(world.store, world.vendor, world.results, NOW, health=health)
+    for name in ("alice", "bob"):
+        job, _ = submitted(f"voiceprints/team/{name}.wav", {"voiceprint": f"VP-{name}"})
+        assert service.handle(_signed({"jobId": job, "status": "succeeded"})).body == {"result": "applied"}
+    assert health.groups == {}  # voiceprints say nothing of how labels fare
+    matched = [{"speaker": "S0", "match": "alice", "confidence": {"alice": 88, "bob": 12}}]
+    output = {"identification": [], "diarization": [], "voiceprints": matched}
+    job, _ = submitted("identify/team/call.wav", output)
+    assert service.handle(_signed({"jobId": job, "status": "succeeded"})).body == {"result": "applied"}
+    assert service.handle(_signed({"jobId": job, "status": "succeeded"})).body == {"result": "duplicate"}
+    assert {label: h.public() for label, h in health.labels("team/").items()} == {
+        "alice": {
+            "label": "alice",
+            "lastUsed": int(NOW),
+            "lastMatched": int(NOW),
+            "bestScore": 88.0,
+            "neverMatched": False,
+        },
+        "bob": {"label": "bob", "lastUsed": int(NOW), "lastMatched": None, "bestScore": None, "neverMatched": True},
+    }
+    submitted("identify/team/call2.wav", {**output, "voiceprints": []})
+    later = NOW + SETTINGS.reconcile_after_seconds + 1
+    assert _reconciler(world, later, health=health).run().settled == {"succeeded": 1}
+    assert {label: h.last_used for label, h in health.labels("team/").items()} == {
+        "alice": int(later),
+        "bob": int(later),
+    }
+    job, version = submitted("identify/team/call3.wav", output)
+    broken = _webhook(world.store, world.vendor, world.results, NOW, health=_BrokenHealth())
+    assert broken.handle(_signed({"jobId": job, "status": "succeeded"})).body == {"result": "applied"}
+    assert world.record("identify/team/call3.wav", version)["status"] == Status.SUCCEEDED

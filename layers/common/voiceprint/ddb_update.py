@@ -76,6 +76,11 @@ class Update:
         self._sets.append(f"{path} = if_not_exists({path}, {self._value(value)})")
         return self
 
+    def remove_in_map(self, map_name: str, entry: str) -> Update:
+        """Remove map_name[entry]."""
+        self._removes.append(f"{self._name(map_name)}.{self._name(entry)}")
+        return self
+
     def remove(self, *names: str) -> Update:
         self._removes += [self._name(name) for name in names]
         return self

@@ -1,6 +1,6 @@
 """The ports: what the services need of the outside, as small Protocols. The adapters (job_store, object_source,
-result_store, budget_store, rate_token_store, pyannote_client, secret_source) implement them against AWS and
-pyannoteAI; the tests' in-memory fakes (tests/fakes.py) implement them too, and one contract suite
+result_store, budget_store, rate_token_store, label_health_store, pyannote_client, secret_source) implement them
+against AWS and pyannoteAI; the tests' in-memory fakes (tests/fakes.py) implement them too, and one contract suite
 (tests/contract/) runs against both.
 
 Imported for type checking only: no service pays for these classes at cold start.
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from voiceprint.budget_store import ChargeResult, Limits
     from voiceprint.job_state import FailureCode, Kind, Outcome
     from voiceprint.job_store import ApplyResult, Claim
+    from voiceprint.label_health import LabelHealth
     from voiceprint.object_ref import ObjectRef
     from voiceprint.object_source import ObjectRead
     from voiceprint.pyannote_client import Job, JobCreated
@@ -136,6 +137,13 @@ class RateTokens(Protocol):
 
     def take(self, endpoint: str, window: int, want: int, limit: int, sharers: int = ...) -> Grant: ...
     def spend(self, endpoint: str, window: int, used: int) -> None: ...
+
+
+class LabelHealthKeeper(Protocol):
+    """Per-label health, one item per group (label_health_store.LabelHealthStore)."""
+
+    def observe(self, record: Record, now: float) -> None: ...
+    def labels(self, group: str) -> dict[str, LabelHealth]: ...
 
 
 class Secret(Protocol):

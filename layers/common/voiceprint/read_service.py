@@ -1,5 +1,6 @@
 """The results API's answers: a record by jobId, every version of an object, a group's voiceprints (optionally
-one label), shaped into a public view that leaves the bookkeeping (claims, leases, early results) out."""
+one label), shaped into a public view that leaves the bookkeeping (claims, leases, early results) out; and a
+group's per-label health (label_health)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from voiceprint.vendor_limits import MAX_JOB_ID_LENGTH
 
 if TYPE_CHECKING:
-    from voiceprint.ports import RecordReader, ResultKeeper
+    from voiceprint.ports import LabelHealthKeeper, RecordReader, ResultKeeper
     from voiceprint.record import Record
 
 RESULT_URL_SECONDS = 300
@@ -22,6 +23,7 @@ MAX_BUCKET_CHARS = 63
 # A cursor is a LastEvaluatedKey we issued: these attributes only, each a string or number DynamoDB accepts as a key.
 CURSOR_ATTRIBUTES = frozenset({"pk", "sk", "voiceprintGroup", "label"})
 MAX_CURSOR_VALUE_BYTES = 1024
+MAX_HEALTH_PAGES = 100  # a group's voiceprints read for its health: 100 pages of 1 MB of keys and labels
 
 
 class BadRequest(ValueError):
@@ -33,10 +35,47 @@ class NotFound(LookupError):
 
 
 class ReadService:
-    def __init__(self, records: RecordReader, results: ResultKeeper, *, default_bucket: str) -> None:
+    def __init__(
+        self,
+        records: RecordReader,
+        results: ResultKeeper,
+        *,
+        default_bucket: str,
+        health: LabelHealthKeeper | None = None,
+    ) -> None:
         self._records = records  # reads only: this service never writes
         self._results = results  # only identifications kept in S3 need it (a presigned URL to the output)
         self._bucket = default_bucket
+        self._health = health
+
+    def health(self, group: str) -> dict[str, Any]:
+        """Each label with a voiceprint in the group: how many it has and when the newest was made, and when
+        identifications last compared against it and recognised it, with its best confidence."""
+        if self._health is None:
+            raise NotFound("no health here")
+        enrolled: dict[str, list[int]] = {}
+        start: Mapping[str, Any] | None = None
+        for _ in range(MAX_HEALTH_PAGES):
+            page, start = self._records.voiceprints_page(group, label=None, limit=None, start=start)
+            for record in page:
+                enrolled.setdefault(record.label or "", []).append(record.completed_at or 0)
+            if not start:
+                break
+        seen = self._health.labels(group)
+        labels = []
+        for label in sorted(enrolled):
+            entry = seen.get(label)
+            figures = entry.public() if entry else {"lastUsed": None, "lastMatched": None, "bestScore": None}
+            labels.append(
+                {
+                    "label": label,
+                    "voiceprints": len(enrolled[label]),
+                    "enrolledAt": max(enrolled[label]) or None,
+                    **{k: v for k, v in figures.items() if k != "label"},
+                    "neverMatched": not (entry and entry.last_matched),
+                }
+            )
+        return {"group": group, "labels": labels}
 
     def view(self, record: Record, *, with_voiceprint: bool = False, with_result: bool = True) -> dict[str, Any]:
         out = record.public()

@@ -16,7 +16,7 @@ from voiceprint.redaction import redact
 from voiceprint.settlement import settle
 
 if TYPE_CHECKING:
-    from voiceprint.ports import RecordWriter, ResultKeeper, Vendor
+    from voiceprint.ports import LabelHealthKeeper, RecordWriter, ResultKeeper, Vendor
     from voiceprint.rate_allowance import RateAllowance
     from voiceprint.record import Record
     from voiceprint.settings import Settings
@@ -61,9 +61,12 @@ class ReconcileService:
         results: ResultKeeper,
         clock: Callable[[], float] = time.time,
         allowance: RateAllowance | None = None,
+        health: LabelHealthKeeper | None = None,
     ) -> None:
-        """`allowance`: the job-read endpoint's tokens, shared with the webhook function (rate_allowance)."""
+        """`allowance`: the job-read endpoint's tokens, shared with the webhook function (rate_allowance);
+        `health`: the per-label health an identification's result adds to."""
         self._settings = settings
+        self._health = health
         self._allowance = allowance
         self._store = store
         self._results = results
@@ -101,6 +104,7 @@ class ReconcileService:
                     job_id,
                     self._outcome_for(record, now, report),
                     now=self._clock(),
+                    health=self._health,
                 )
             except RateLimited as exc:
                 # Job reads are rate limited too: stop here, the next scheduled run carries on.

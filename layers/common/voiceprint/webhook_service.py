@@ -29,7 +29,7 @@ from voiceprint.settlement import settle
 from voiceprint.vendor_limits import valid_job_id
 
 if TYPE_CHECKING:
-    from voiceprint.ports import RecordWriter, ResultKeeper, Secret, Vendor
+    from voiceprint.ports import LabelHealthKeeper, RecordWriter, ResultKeeper, Secret, Vendor
     from voiceprint.pyannote_client import Job
     from voiceprint.rate_allowance import RateAllowance
     from voiceprint.settings import Settings
@@ -91,9 +91,12 @@ class WebhookService:
         results: ResultKeeper,
         clock: Callable[[], float] = time.time,
         reads: Callable[[], RateAllowance | None] = lambda: None,
+        health: LabelHealthKeeper | None = None,
     ) -> None:
-        """`reads`: the job-read endpoint's tokens (shared with the reconciler), made on first use like `client`."""
+        """`reads`: the job-read endpoint's tokens (shared with the reconciler), made on first use like `client`;
+        `health`: the per-label health an identification's result adds to."""
         self._settings = settings
+        self._health = health
         self._reads = reads
         self._store = store
         self._results = results
@@ -147,7 +150,7 @@ class WebhookService:
             return WebhookResponse(202, {"result": "invalid_output"})
         # Only a ref bound to this stack may leave a result on a record that has no jobId yet (an early webhook).
         result, outcome = settle(
-            self._store, self._results, keys, job_id, outcome, now=self._clock(), allow_early=bound
+            self._store, self._results, keys, job_id, outcome, now=self._clock(), allow_early=bound, health=self._health
         )
         self._count(result, outcome)
         logger.info("webhook applied", extra={"result": result.value, "status": outcome.status.value})

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from voiceprint.budget_store import BudgetStore
     from voiceprint.job_store import JobStore
+    from voiceprint.label_health_store import LabelHealthStore
     from voiceprint.opt_out_list import OptOutList
     from voiceprint.pyannote_client import PyannoteClient
     from voiceprint.rate_allowance import RateAllowance
@@ -82,17 +83,23 @@ def job_store(settings: Settings, client: DynamoDBClient | None = None) -> JobSt
     )
 
 
-def record_queries(settings: Settings) -> RecordQueries:
+def record_queries(settings: Settings, client: DynamoDBClient | None = None) -> RecordQueries:
     """The records, read only (the results API)."""
     from voiceprint.record_queries import RecordQueries
 
-    return RecordQueries(dynamodb(), settings.table_name)
+    return RecordQueries(client or dynamodb(), settings.table_name)
 
 
 def opt_out_list(settings: Settings, client: DynamoDBClient) -> OptOutList:
     from voiceprint.opt_out_list import OptOutList
 
     return OptOutList(client, settings.table_name)
+
+
+def label_health(settings: Settings, client: DynamoDBClient | None = None) -> LabelHealthStore:
+    from voiceprint.label_health_store import LabelHealthStore
+
+    return LabelHealthStore(client or dynamodb(), settings.table_name, keep_days=settings.retention_days)
 
 
 def budget_store(settings: Settings, client: DynamoDBClient) -> BudgetStore:
