@@ -89,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
         help="give the voiceprints made before an update the stack's VoiceprintRetentionDays (rewrites their TTL)",
     )
     retention.add_argument("--dry-run", action="store_true", help="count the voiceprints, change nothing")
+    retention.add_argument(
+        "--check-sources",
+        action="store_true",
+        help="also delete the voiceprints whose source is gone (a lost removal notification): a HeadObject each",
+    )
     replay = commands.add_parser(
         "replay-events",
         help="publish again the events of the records changed in [--since, --until] (reads the table, writes the "
@@ -187,7 +192,8 @@ def retention_command(args: argparse.Namespace, out: TextIO) -> int:
     stack = connect(args.stack, local=args.local, region=args.region, endpoint=args.aws_endpoint)
     days = int(stack.parameters.get("VoiceprintRetentionDays") or 0)
     records = retention.TableVoiceprints(stack.client("dynamodb"), stack.outputs["JobsTableName"])
-    report = retention.apply(records, days, dry_run=args.dry_run)
+    sources = retention.BucketSources(stack.client("s3")) if args.check_sources else None
+    report = retention.apply(records, days, dry_run=args.dry_run, sources=sources)
     out.write((safe_json(vars(report)) if args.json else report.line()) + "\n")
     return 0
 

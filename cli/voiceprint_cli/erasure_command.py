@@ -17,8 +17,6 @@ def add_parsers(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="erase a person: their voiceprints deleted, their label redacted from identifications, a receipt "
         "(needs --stack or --local)",
     )
-    erase.add_argument("--label", required=True, help="the person's label, as enrolled")
-    erase.add_argument("--group", help='only in this group (its folder with its slash, e.g. "team-a/")')
     erase.add_argument("--with-source", action="store_true", help="also delete every version of their audio")
     erase.add_argument("--dry-run", action="store_true", help="list what would be erased, change nothing")
     export = commands.add_parser(
@@ -27,8 +25,9 @@ def add_parsers(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="a subject-access export of a person as JSON: their samples, consent references, the identifications "
         "that name them, dates (needs --stack or --local)",
     )
-    export.add_argument("--label", required=True, help="the person's label, as enrolled")
-    export.add_argument("--group", help='only in this group (its folder with its slash, e.g. "team-a/")')
+    for command in (erase, export):
+        command.add_argument("--label", required=True, help="the person's label, as enrolled")
+        command.add_argument("--group", help='only in this group (its folder with its slash, e.g. "team-a/")')
 
 
 def run_export(args: argparse.Namespace, out: TextIO) -> int:

@@ -1,5 +1,6 @@
 """`voiceprint reenrol [--group G] [--dry-run]`: voiceprint_cli.reenrolment with the stack's table, bucket and
-queue. The current model is the stack's `PyannoteModel` parameter."""
+queue. The current model is the stack's `PyannoteModel` parameter; a run that copies announces `Voiceprints
+Reenrolled` (each copy's own `Voiceprint Ready` follows from the pipeline)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from voiceprint_cli.terminal import safe, safe_json
+
+# The `Voiceprints Reenrolled` event names this many copies (the rest are counted): PutEvents takes 256 KB.
+ANNOUNCED_COPIES = 100
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -81,7 +85,7 @@ def _voiceprints(ddb: Any, table: str, group: str | None) -> Iterator[Any]:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     from voiceprint import model_lineage
-    from voiceprint_cli import backfill, reenrolment
+    from voiceprint_cli import backfill, erasure_aws, reenrolment
     from voiceprint_cli.backfill_aws import InputQueue
     from voiceprint_cli.deployed import connect
 
@@ -98,5 +102,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         dry_run=args.dry_run,
         sleep=time.sleep,
     )
+    if report.copied and not args.dry_run:
+        copies = report.copies or []
+        detail = {
+            "model": model,
+            "group": args.group,
+            "copied": report.copied,
+            "copies": copies[:ANNOUNCED_COPIES],
+            "copiesOmitted": max(0, len(copies) - ANNOUNCED_COPIES),
+            "at": int(time.time()),
+        }
+        bus = erasure_aws.BusAnnouncer(stack.client("events"), stack.outputs["EventBusName"])
+        bus.publish("Voiceprints Reenrolled", detail)
     out.write((safe_json(vars(report)) if args.json else safe(report.line())) + "\n")
     return 0

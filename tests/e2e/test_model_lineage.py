@@ -62,6 +62,8 @@ def test_identification_uses_current_model_voiceprints_and_reenrol_makes_them(st
         30,
     )
     assert cli_json(stack, "reenrol", "--group", "lineage/")["copied"] == 0  # every label current: nothing to copy
+    announced = [e for e in stack.published_events() if e["detail-type"] == "Voiceprints Reenrolled"]
+    assert [(e["detail"]["model"], e["detail"]["copies"]) for e in announced] == [("precision-2", done["copies"])]
 
     stack.upload("identify/lineage/call2.wav", wav_bytes(4.0, "alice", seed=6))
     again = settle(stack, ["identify/lineage/call2.wav"])["identify/lineage/call2.wav"]
