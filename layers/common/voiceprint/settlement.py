@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from voiceprint.job_state import Kind, Status
+from voiceprint.job_state import Kind
 from voiceprint.job_store import ApplyResult
 
 if TYPE_CHECKING:
@@ -40,7 +40,8 @@ def settle(
         current = store.get(keys)
         if current is None or current.result_location != location:
             results.delete(location)
-    if health is not None and result is ApplyResult.APPLIED and placed.status is Status.SUCCEEDED:
+    # Identifications only (the output's shape says so): a voiceprint's webhook pays no read for it.
+    if health is not None and result is ApplyResult.APPLIED and placed.kind is Kind.IDENTIFY:
         _observe(store, health, keys, now)
     return result, placed
 

@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 
     from voiceprint.budget_store import BudgetStore
     from voiceprint.job_store import JobStore
+    from voiceprint.label_health import LabelHealth
     from voiceprint.label_health_store import LabelHealthStore
     from voiceprint.opt_out_list import OptOutList
     from voiceprint.pyannote_client import PyannoteClient
     from voiceprint.rate_allowance import RateAllowance
+    from voiceprint.record import Record
     from voiceprint.record_queries import RecordQueries
     from voiceprint.result_store import ResultStore
     from voiceprint.secret_source import SecretSource
@@ -96,10 +98,32 @@ def opt_out_list(settings: Settings, client: DynamoDBClient) -> OptOutList:
     return OptOutList(client, settings.table_name)
 
 
-def label_health(settings: Settings, client: DynamoDBClient | None = None) -> LabelHealthStore:
-    from voiceprint.label_health_store import LabelHealthStore
+class LazyLabelHealth:
+    """The per-label health store (label_health_store), made on first use: most invocations (every voiceprint's
+    webhook, every read but the health route) never touch it, and its modules would cost every cold start."""
 
-    return LabelHealthStore(client or dynamodb(), settings.table_name, keep_days=settings.retention_days)
+    def __init__(self, settings: Settings, client: DynamoDBClient) -> None:
+        self._settings, self._client = settings, client
+        self._made: LabelHealthStore | None = None
+
+    def _store(self) -> LabelHealthStore:
+        if self._made is None:
+            from voiceprint.label_health_store import LabelHealthStore
+
+            self._made = LabelHealthStore(
+                self._client, self._settings.table_name, keep_days=self._settings.retention_days
+            )
+        return self._made
+
+    def observe(self, record: Record, now: float) -> None:
+        self._store().observe(record, now)
+
+    def labels(self, group: str) -> dict[str, LabelHealth]:
+        return self._store().labels(group)
+
+
+def label_health(settings: Settings, client: DynamoDBClient | None = None) -> LazyLabelHealth:
+    return LazyLabelHealth(settings, client or dynamodb())
 
 
 def budget_store(settings: Settings, client: DynamoDBClient) -> BudgetStore:
