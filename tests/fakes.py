@@ -64,6 +64,7 @@ class FakeRecordStore:
     def __init__(self, *, retention_days: int = 30, voiceprint_retention_days: int = 0) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes = 0
+        self.gets = 0  # GetItems: what a path pays in reads
         self._retention = retention_days * 86400
         self._voiceprint_retention = voiceprint_retention_days * 86400
 
@@ -238,6 +239,7 @@ class FakeRecordStore:
 
     # -- reads ---------------------------------------------------------------------------------------------
     def get(self, keys: Mapping[str, str]) -> Record | None:
+        self.gets += 1
         item = self._item(keys)
         return Record.from_item(item) if item is not None else None
 

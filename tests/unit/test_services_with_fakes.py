@@ -502,7 +502,9 @@ def test_settled_identifications_add_to_their_groups_label_health(world: World) 
     service = _webhook(world.store, world.vendor, world.results, NOW, health=health)
     for name in ("alice", "bob"):
         job, _ = submitted(f"voiceprints/team/{name}.wav", {"voiceprint": f"VP-{name}"})
+        gets = world.store.gets
         assert service.handle(_signed({"jobId": job, "status": "succeeded"})).body == {"result": "applied"}
+        assert world.store.gets == gets  # a voiceprint's webhook pays no read for health
     assert health.groups == {}  # voiceprints say nothing of how labels fare
     matched = [{"speaker": "S0", "match": "alice", "confidence": {"alice": 88, "bob": 12}}]
     output = {"identification": [], "diarization": [], "voiceprints": matched}
