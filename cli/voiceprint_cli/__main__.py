@@ -194,6 +194,11 @@ def retention_command(args: argparse.Namespace, out: TextIO) -> int:
     records = retention.TableVoiceprints(stack.client("dynamodb"), stack.outputs["JobsTableName"])
     sources = retention.BucketSources(stack.client("s3")) if args.check_sources else None
     report = retention.apply(records, days, dry_run=args.dry_run, sources=sources)
+    if not args.dry_run:
+        from voiceprint_cli.erasure_aws import BusAnnouncer
+
+        bus = BusAnnouncer(stack.client("events"), stack.outputs["EventBusName"])
+        bus.publish("Retention Applied", {**vars(report), "at": int(time.time())})
     out.write((safe_json(vars(report)) if args.json else report.line()) + "\n")
     return 0
 

@@ -41,8 +41,27 @@ def run_export(args: argparse.Namespace, out: TextIO) -> int:
         {"label": o.label, "group": o.group, "reason": o.reason, "addedAt": o.added_at}
         for o in opt_out_list.OptOutList(ddb, table).entries()
     ]
+    now = time.time()
     document = subject_export.export(
-        args.label, group=args.group, records=erasure_aws.TableRecords(ddb, table), opt_outs=listed, now=time.time()
+        args.label, group=args.group, records=erasure_aws.TableRecords(ddb, table), opt_outs=listed, now=now
+    )
+    # What is derived from them too: their per-label health in each group they have samples in.
+    health = erasure_aws.health(ddb, table)
+    label = document["label"]
+    groups = sorted({s["group"] for s in document["samples"]} | ({args.group} if args.group is not None else set()))
+    document["health"] = [
+        {"group": g, **found.public()} for g in groups if (found := health.labels(g).get(label)) is not None
+    ]
+    bus = erasure_aws.BusAnnouncer(stack.client("events"), stack.outputs["EventBusName"])
+    bus.publish(
+        "Subject Exported",
+        {
+            "label": label,
+            "group": args.group,
+            "samples": len(document["samples"]),
+            "identifications": len(document["identifications"]),
+            "at": int(now),
+        },
     )
     out.write(safe_json(document) + "\n")
     return 0

@@ -66,6 +66,8 @@ def test_erasing_a_person_leaves_nothing_that_names_them_and_is_announced(stack:
     assert [(x["key"], x["holdsVoiceprint"]) for x in export["samples"]] == [(ALICE, True), (ALICE, True)]
     assert sorted(i["key"] for i in export["identifications"]) == [CALL, SMALL_CALL]
     assert not any(v in json.dumps(export) for v in voiceprints)  # the export says where, not the embedding
+    [alice_health] = export["health"]  # what is derived from her samples: her per-label health in erase/
+    assert (alice_health["group"], alice_health["label"]) == ("erase/", "alice")
 
     health = {h["label"]: h for h in cli_json(stack, "health", "--group", "erase/")["labels"]}
     assert (health["alice"]["voiceprints"], health["alice"]["lastUsed"] is not None) == (2, True)
@@ -97,7 +99,11 @@ def test_erasing_a_person_leaves_nothing_that_names_them_and_is_announced(stack:
     def announced() -> bool:
         seen.extend(stack.published_events())
         kinds = [(e["detail-type"], e["detail"].get("deletedBecause")) for e in seen]
-        return kinds.count(("Voiceprint Deleted", "erased")) == 2 and ("Person Erased", None) in kinds
+        return (
+            kinds.count(("Voiceprint Deleted", "erased")) == 2
+            and ("Person Erased", None) in kinds
+            and ("Subject Exported", None) in kinds
+        )
 
     assert wait_for(announced, 20), [(e["detail-type"], e["detail"].get("key")) for e in seen]
     erased = next(e for e in seen if e["detail-type"] == "Person Erased")["detail"]

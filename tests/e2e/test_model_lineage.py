@@ -73,6 +73,10 @@ def test_identification_uses_current_model_voiceprints_and_reenrol_makes_them(st
     assert (health["alice"]["voiceprints"], health["bob"]["voiceprints"]) == (2, 1)
     assert health["alice"]["lastUsed"] == again["completedAt"]
     assert health["bob"]["lastUsed"] == again["completedAt"]
+    applied = cli_json(stack, "retention", "--check-sources")  # every source is there: nothing deleted
+    assert (applied["voiceprints"], applied["orphans"]) == (3, 0)
+    kinds = [e["detail-type"] for e in stack.published_events()]
+    assert "Retention Applied" in kinds
     assert set(health["alice"]) == {
         "label",
         "voiceprints",
