@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from typing import Any
 
 import moto.sqs.models as sqs_models
 from moto.core.utils import unix_time, unix_time_millis
@@ -22,3 +23,46 @@ def test_same_clock_values_and_idempotent() -> None:
     when = datetime.datetime(2026, 11, 25, 12, 0, 0)
     assert fast["unix_time"](when) == unix_time(when)
     assert fast["unix_time"].__wrapped__ is unix_time
+
+
+def test_retention_check_agrees_with_moto_and_is_idempotent() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from voiceprint_local.moto_patches import speed_up_sqs_retention_check
+
+    speed_up_sqs_retention_check()
+    speed_up_sqs_retention_check()
+    backend_class = sqs_models.SQSBackend
+    patched = backend_class.is_message_valid_based_on_retention_period
+    original = patched.__wrapped__  # type: ignore[attr-defined]
+    assert original.__name__ == "is_message_valid_based_on_retention_period"
+    assert getattr(original, "__wrapped__", None) is None  # wrapped once, not twice
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="fresh")
+        sqs.send_message(QueueUrl=url, MessageBody="old")
+        backend = sqs_models.sqs_backends["123456789012"]["us-east-1"]
+        messages: list[Any] = list(backend.get_queue("q")._messages)
+        fresh, old = messages
+        old.sent_timestamp = int((time.time() - 61) * 1000)  # sent 61 s ago, past the 60 s retention
+        for message, kept in ((fresh, True), (old, False)):
+            assert patched(backend, "q", message) is kept
+            assert original(backend, "q", message) is kept
+        # What the patch serves: a receive returns the fresh message, never the expired one.
+        bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+        assert bodies == ["fresh"]
+
+
+def test_dispatch_lists_moto_modules_once_with_the_same_names() -> None:
+    from moto import backends
+
+    from voiceprint_local.moto_patches import speed_up_moto_dispatch
+
+    speed_up_moto_dispatch()
+    speed_up_moto_dispatch()
+    original = backends.list_of_moto_modules.__wrapped__  # type: ignore[attr-defined]
+    assert getattr(original, "__wrapped__", None) is None
+    assert set(backends.list_of_moto_modules()) == set(original())
+    assert {"s3", "sqs", "dynamodb", "events"} <= set(backends.list_of_moto_modules())
