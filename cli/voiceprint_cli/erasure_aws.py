@@ -32,8 +32,7 @@ class TableRecords:
             "ExpressionAttributeNames": {"#r": "result"},
             "ExpressionAttributeValues": {":l": {"S": label}},
         }
-        while True:
-            page = self._ddb.scan(**params)
+        for page in self._ddb.get_paginator("scan").paginate(**params):
             for raw in page.get("Items", []):
                 item = _plain(raw)
                 if "objectKey" not in item:
@@ -58,9 +57,6 @@ class TableRecords:
                     created_at=int(item["createdAt"]) if "createdAt" in item else None,
                     failure_code=item.get("failureCode"),
                 )
-            if "LastEvaluatedKey" not in page:
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def erase(self, found: Found, now: float) -> None:
         key = {"pk": {"S": found.pk}, "sk": {"S": found.sk}}

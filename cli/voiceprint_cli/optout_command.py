@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     detail = {"label": label, "group": group, "reason": args.reason, "at": int(now)}
     if args.action == "remove":
         if not listed.remove(label, group):
-            err.write(safe(f"{label!r} is not on the opt-out list of {group}\n"))
+            err.write(safe(f"{label!r} is not on the opt-out list of {group}") + "\n")
             return 2
         bus.publish("Opt-out Removed", detail)
         out.write(

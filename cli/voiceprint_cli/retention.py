@@ -103,8 +103,7 @@ class TableVoiceprints:
             "ExpressionAttributeNames": {"#b": "bucket"},  # a reserved word
             "Limit": BATCH_PAGE,
         }
-        while True:
-            page = self._ddb.scan(**params)
+        for page in self._ddb.get_paginator("scan").paginate(**params):
             yield [
                 Kept(
                     i["pk"]["S"],
@@ -116,9 +115,6 @@ class TableVoiceprints:
                 )
                 for i in page.get("Items", [])
             ]
-            if "LastEvaluatedKey" not in page:
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def set_expiry(self, record: Kept, expires_at: int | None) -> bool:
         key = {"pk": {"S": record.pk}, "sk": {"S": record.sk}}
