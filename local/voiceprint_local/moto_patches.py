@@ -6,7 +6,8 @@ idempotent (every stack start applies them all) and keeps moto's original behind
   could see that keys-only item, which DynamoDB never shows. One lock makes every write and read atomic.
 - S3's notifications and its events on EventBridge as AWS sends them (moto_s3_events).
 - SQS reads its clock through datetimes on every message check: same values from time.time(), much faster; and
-  it checks each returned message's retention by reading every queue attribute (counting the queue three times).
+  it checks each returned message's retention by reading every queue attribute (counting the queue three times);
+  a send and each name asked of GetQueueAttributes computed every attribute too. Same answers, computed once.
 - moto's server lists its package directory to route every request: listed once.
 - AWS's size limits, which moto does not enforce (`aws_limits`): items over 400 KB (moto half-applies such an
   UpdateItem: the SETs land, then it fails), index keys over 2,048 bytes (partition) or 1,024 bytes (sort) written by
@@ -56,6 +57,7 @@ def apply() -> None:
     moto_s3_events.apply()
     speed_up_sqs_clock()
     speed_up_sqs_retention_check()
+    speed_up_sqs_attributes()
     speed_up_moto_dispatch()
 
 
@@ -184,6 +186,66 @@ def speed_up_sqs_retention_check() -> None:
 
     is_message_valid_based_on_retention_period.__wrapped__ = original  # type: ignore[attr-defined]
     backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+
+
+class _Wrapping(property):
+    """A property that keeps the one it replaces, as the patched functions here do."""
+
+    def __init__(self, fget: Any, *, wrapped: Any) -> None:
+        super().__init__(fget)
+        self.__wrapped__ = wrapped
+
+
+# Set while moto's SQS sends a message: it reads one attribute of the queue, ContentBasedDeduplication.
+_SQS_SENDING = threading.local()
+
+
+def speed_up_sqs_attributes() -> None:
+    """moto computes every attribute of a queue, three of which count all its messages, where one is read: once per
+    message sent (for ContentBasedDeduplication) and once per name asked in GetQueueAttributes, plus once. With
+    10,000 messages waiting, each upload's notification and each depth read cost several passes over the queue.
+    Here a send sees the one attribute it reads, and GetQueueAttributes computes the attributes once: same answers.
+    """
+    import moto.sqs.models as sqs_models
+    from moto.sqs.exceptions import InvalidAttributeName
+
+    queue_class, backend = sqs_models.Queue, sqs_models.SQSBackend
+    full: Any = getattr(queue_class.attributes, "__wrapped__", queue_class.attributes)
+    send = getattr(backend.send_message, "__wrapped__", backend.send_message)
+    get = getattr(backend.get_queue_attributes, "__wrapped__", backend.get_queue_attributes)
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if getattr(_SQS_SENDING, "on", False):
+            fifo_dedup = self.fifo_queue and str(self.content_based_deduplication).lower() == "true"
+            return {"ContentBasedDeduplication": "true"} if fifo_dedup else {}
+        return dict(full.fget(self))
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _SQS_SENDING.on = True
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            _SQS_SENDING.on = False
+
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        queue = self.get_queue(queue_name)
+        if not attribute_names:
+            return {}
+        # moto's validation, as it words it
+        valid = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+        invalid = next((name for name in attribute_names if name not in valid), None)
+        if invalid is not None:
+            raise InvalidAttributeName(invalid)
+        every: dict[str, Any] = queue.attributes
+        if "All" in attribute_names:
+            return every
+        return {name: every[name] for name in attribute_names if every.get(name) is not None}
+
+    queue_class.attributes = _Wrapping(attributes, wrapped=full)  # type: ignore[method-assign,assignment]
+    send_message.__wrapped__ = send  # type: ignore[attr-defined]
+    backend.send_message = send_message  # type: ignore[method-assign]
+    get_queue_attributes.__wrapped__ = get  # type: ignore[attr-defined]
+    backend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
 
 
 def speed_up_moto_dispatch() -> None:

@@ -66,3 +66,44 @@ def test_dispatch_lists_moto_modules_once_with_the_same_names() -> None:
     assert getattr(original, "__wrapped__", None) is None
     assert set(backends.list_of_moto_modules()) == set(original())
     assert {"s3", "sqs", "dynamodb", "events"} <= set(backends.list_of_moto_modules())
+
+
+def test_queue_attributes_are_computed_once_with_moto_s_answers() -> None:
+    import boto3
+    import pytest
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from voiceprint_local.moto_patches import speed_up_sqs_attributes
+
+    speed_up_sqs_attributes()
+    speed_up_sqs_attributes()
+    backend_class = sqs_models.SQSBackend
+    original_get = backend_class.get_queue_attributes.__wrapped__  # type: ignore[attr-defined]
+    assert getattr(original_get, "__wrapped__", None) is None  # wrapped once, not twice
+    attributes: Any = sqs_models.Queue.attributes
+    assert getattr(attributes.__wrapped__, "__wrapped__", None) is None
+    with mock_aws():
+        sqs: Any = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        for body in ("a", "b", "c"):
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+        counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)["Attributes"]
+        assert got == {"ApproximateNumberOfMessages": "2", "ApproximateNumberOfMessagesNotVisible": "1"}
+        backend = sqs_models.sqs_backends["123456789012"]["us-east-1"]
+        for names in (counts, ["All"], ["VisibilityTimeout", "All"], []):
+            assert backend.get_queue_attributes("q", names) == original_get(backend, "q", names)
+        with pytest.raises(ClientError) as refused:
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "Nonsense"])
+        assert refused.value.response["Error"]["Code"] == "InvalidAttributeName"
+        # A send still deduplicates by content where the queue asks for it.
+        fifo = sqs.create_queue(
+            QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        )["QueueUrl"]
+        for _ in range(2):
+            sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+        sqs.send_message(QueueUrl=fifo, MessageBody="other", MessageGroupId="g")
+        depth = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["ApproximateNumberOfMessages"])
+        assert depth["Attributes"]["ApproximateNumberOfMessages"] == "2"
