@@ -18,22 +18,41 @@ from collections import Counter
 from typing import Any
 
 from voiceprint_cli.terminal import safe
+from voiceprint_local import speech
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
+from voiceprint_local.speech import speech_wav
 from voiceprint_local.stack import ACCESS_KEY, REGION, SECRET_KEY, LocalStack, StackOptions, wait_for
 
 # Powertools warns when an invocation emitted no metric (an S3 test event, say): noise on a console.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
-def demo_files() -> dict[str, bytes]:
+def demo_files(spoken: bool = False) -> dict[str, bytes]:
+    """The demo's uploads; with `spoken`, the three speakers read sentences (speech.py) instead of humming tones."""
     return {
-        "voiceprints/alice.wav": wav_bytes(3.0, "alice"),
-        "voiceprints/bob (take 2).wav": wav_bytes(4.0, "bob"),
-        "voiceprints/carol+ünïcode.wav": wav_bytes(2.5, "carol"),
+        "voiceprints/alice.wav": _sample("alice", 3.0, 0, spoken),
+        "voiceprints/bob (take 2).wav": _sample("bob", 4.0, 1, spoken),
+        "voiceprints/carol+ünïcode.wav": _sample("carol", 2.5, 2, spoken),
         "voiceprints/too long.wav": silent_wav(35.0),
         "voiceprints/notes.txt": b"This is a text file, not audio.\n" * 20,
         "voiceprints/empty.wav": b"",
     }
+
+
+def _sample(speaker: str, seconds: float, take: int, spoken: bool) -> bytes:
+    if spoken:
+        return speech_wav(speaker, take)
+    return wav_bytes(seconds, speaker, seed=0)
+
+
+def _spoken(args: argparse.Namespace) -> bool:
+    """Speech where real embeddings listen to it: tones all sound alike to a speaker-embedding model."""
+    if not args.embeddings:
+        return False
+    if speech.available():
+        return True
+    print("espeakng-loader is not installed: the samples are tones, which real embeddings hardly tell apart")
+    return False
 
 
 IDENTIFY_KEY = "identify/meeting.wav"
@@ -84,7 +103,8 @@ def _emulator_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def demo(args: argparse.Namespace) -> int:
-    files = demo_files()
+    spoken = _spoken(args)
+    files = demo_files(spoken)
     started = time.monotonic()
     options = StackOptions(
         log_level="INFO" if args.verbose else "WARNING", metrics=args.verbose, emulator=_emulator_options(args)
@@ -102,7 +122,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f"\n{len(records)} records in DynamoDB table {stack.table} after {time.monotonic() - started:.1f} s:")
         print_records(records)
         if done:
-            done = identify_and_delete(stack, args.timeout)
+            done = identify_and_delete(stack, args.timeout, spoken=spoken)
         if stack.errors:
             print("\nerrors:", *stack.errors, sep="\n  ")
     print("\nlocal stack stopped.")
@@ -112,10 +132,12 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def identify_and_delete(stack: LocalStack, timeout: float) -> bool:
+def identify_and_delete(stack: LocalStack, timeout: float, *, spoken: bool = False) -> bool:
     """The rest of the tour: identify a recording against the voiceprints, delete a sample, show the events."""
     print(f"\nidentifying s3://{stack.bucket}/{IDENTIFY_KEY} (bob speaking) against the top-level voiceprints ...")
-    stack.upload(IDENTIFY_KEY, wav_bytes(5.0, "bob", seed=42))
+    # Bob again, saying something else than when he enrolled.
+    meeting = speech_wav("bob", 4) if spoken else wav_bytes(5.0, "bob", seed=42)
+    stack.upload(IDENTIFY_KEY, meeting)
     if not wait_for(lambda: IDENTIFY_KEY in stack.terminal_records(), timeout=timeout):
         return False
     print_records([stack.terminal_records()[IDENTIFY_KEY]])

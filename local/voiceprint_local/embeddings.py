@@ -255,7 +255,8 @@ def preprocess(wav: npt.NDArray[np.float64], rate: int) -> npt.NDArray[np.float6
 
 # -- the model -------------------------------------------------------------------------------------------------
 def _sigmoid(x: Array) -> Array:
-    return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=np.float32)
+    # The same function as 1 / (1 + exp(-x)), without exp's overflow (a RuntimeWarning) for large negative x.
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float32)
 
 
 def _lstm_last_hidden(x: Array) -> Array:
