@@ -30,6 +30,26 @@ def records(ddb: Any, table: str, attributes: tuple[str, ...] = ()) -> list[dict
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def count_records(ddb: Any, table: str, statuses: tuple[str, ...]) -> int:
+    """How many object records have one of these statuses: a counting scan (Select=COUNT), so no item is sent
+    back. Polled through a 10,000-upload burst, the full scans cost the stack a third of its time."""
+    values = {f":s{i}": {"S": s} for i, s in enumerate(statuses)}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "Select": "COUNT",
+        "FilterExpression": f"begins_with(pk, :obj) AND #s IN ({', '.join(values)})",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":obj": {"S": "OBJ#"}, **values},
+    }
+    count = 0
+    while True:
+        page = ddb.scan(**kwargs)
+        count += int(page["Count"])
+        if "LastEvaluatedKey" not in page:
+            return count
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def dead_letters(sqs: Any, dlq_url: str) -> list[dict[str, Any]]:
     """Every message in the DLQ, with its attributes (received with visibility 0, so nothing is hidden)."""
     seen: dict[str, dict[str, Any]] = {}

@@ -93,3 +93,13 @@ def _env() -> dict[str, str]:
     root = Path(__file__).resolve().parents[2]
     paths = [root / "layers" / "common", root / "local", root / "cli", root]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
+
+
+def test_fed_the_local_stacks_pace_it_gives_the_windows_the_stacks_burst_took() -> None:
+    """The check against the local stack (docs/RELIABILITY.md's burst): the committed burst's uploads, one container,
+    12 s windows and the stack's own pace give, modelled, the windows the stack took, within 5 %, with nothing lost
+    and no 429. A model whose queue, backoff or budget drifted from the stack's would drain otherwise."""
+    local = run(scale_model.SCENARIOS[-1].model)
+    assert local.model.uploads == scale_model.LOCAL_BURST_UPLOADS
+    assert abs(local.windows / scale_model.LOCAL_BURST_WINDOWS - 1) <= 0.05
+    assert (local.submitted, local.throttled, local.lost, local.dead_lettered) == (local.model.uploads, 0, 0, 0)
