@@ -216,8 +216,10 @@ def speed_up_sqs_attributes() -> None:
 
     def attributes(self: Any) -> dict[str, Any]:
         if getattr(_SQS_SENDING, "on", False):
-            fifo_dedup = self.fifo_queue and str(self.content_based_deduplication).lower() == "true"
-            return {"ContentBasedDeduplication": "true"} if fifo_dedup else {}
+            # What moto's attributes hold for it: a FIFO queue's setting as "true"/"false", nothing for a standard one.
+            if not self.fifo_queue:
+                return {}
+            return {"ContentBasedDeduplication": str(self.content_based_deduplication).lower()}
         return dict(full.fget(self))
 
     def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:

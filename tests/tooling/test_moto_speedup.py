@@ -107,3 +107,8 @@ def test_queue_attributes_are_computed_once_with_moto_s_answers() -> None:
         sqs.send_message(QueueUrl=fifo, MessageBody="other", MessageGroupId="g")
         depth = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["ApproximateNumberOfMessages"])
         assert depth["Attributes"]["ApproximateNumberOfMessages"] == "2"
+        # ... and a FIFO queue without it still refuses a message with no deduplication id, as moto does.
+        strict = sqs.create_queue(QueueName="strict.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        with pytest.raises(ClientError) as refused_send:
+            sqs.send_message(QueueUrl=strict, MessageBody="x", MessageGroupId="g")
+        assert "MessageDeduplicationId" in refused_send.value.response["Error"]["Message"]
