@@ -13,15 +13,15 @@ library is driven through ctypes in synchronous mode, one take per child process
 from __future__ import annotations
 
 import ctypes
-import io
 import itertools
 import os
 import subprocess
 import sys
-import wave
 import zlib
 from dataclasses import dataclass
 from typing import Any
+
+from voiceprint_local.audio_samples import pcm_to_wav
 
 SENTENCES = (
     "The quick brown fox jumps over the lazy dog, then rests by the river for a while.",
@@ -150,14 +150,7 @@ def _say(speaker: str, take: int, sentences: int) -> bytes:
     text = " ".join(SENTENCES[(take + i) % len(SENTENCES)] for i in range(sentences))
     engine = _Engine()
     pcm = engine.pcm(text, voice, seed=zlib.crc32(f"{speaker}:{take}".encode()))
-    rate = engine.sample_rate
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
-    return out.getvalue()
+    return pcm_to_wav(pcm, sample_rate=engine.sample_rate)
 
 
 def scores(speakers: tuple[str, ...] = tuple(SPEAKERS), takes: int = 4) -> tuple[list[float], list[float]]:
