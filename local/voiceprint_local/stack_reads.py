@@ -22,12 +22,9 @@ def records(ddb: Any, table: str, attributes: tuple[str, ...] = ()) -> list[dict
     if attributes:
         names = {f"#a{i}": name for i, name in enumerate(attributes)}
         kwargs.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
-    while True:
-        page = ddb.scan(**kwargs)
+    for page in ddb.get_paginator("scan").paginate(**kwargs):
         items += [{k: de.deserialize(v) for k, v in i.items()} for i in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return items
 
 
 def count_records(ddb: Any, table: str, statuses: tuple[str, ...]) -> int:
@@ -41,13 +38,7 @@ def count_records(ddb: Any, table: str, statuses: tuple[str, ...]) -> int:
         "ExpressionAttributeNames": {"#s": "status"},
         "ExpressionAttributeValues": {":obj": {"S": "OBJ#"}, **values},
     }
-    count = 0
-    while True:
-        page = ddb.scan(**kwargs)
-        count += int(page["Count"])
-        if "LastEvaluatedKey" not in page:
-            return count
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sum(int(page["Count"]) for page in ddb.get_paginator("scan").paginate(**kwargs))
 
 
 def dead_letters(sqs: Any, dlq_url: str) -> list[dict[str, Any]]:
