@@ -112,3 +112,97 @@ def test_queue_attributes_are_computed_once_with_moto_s_answers() -> None:
         with pytest.raises(ClientError) as refused_send:
             sqs.send_message(QueueUrl=strict, MessageBody="x", MessageGroupId="g")
         assert "MessageDeduplicationId" in refused_send.value.response["Error"]["Message"]
+
+
+def test_queries_answer_as_moto_does_without_sorting_the_table() -> None:
+    import random
+
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.table import Table
+
+    from voiceprint_local.moto_patches import speed_up_dynamodb_queries
+
+    speed_up_dynamodb_queries()
+    speed_up_dynamodb_queries()
+    fast_query, fast_items = Table.query, Table.all_items
+    original_query, original_items = fast_query.__wrapped__, fast_items.__wrapped__  # type: ignore[attr-defined]
+    assert getattr(original_query, "__wrapped__", None) is None  # wrapped once, not twice
+    attributes = [("pk", "S"), ("sk", "S"), ("job", "S"), ("shard", "S"), ("since", "N"), ("level", "N")]
+    rng = random.Random(7)
+    with mock_aws():
+        ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attributes],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": name,
+                    "KeySchema": [{"AttributeName": h, "KeyType": "HASH"}]
+                    + ([{"AttributeName": r, "KeyType": "RANGE"}] if r else []),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for name, h, r in (("byJob", "job", None), ("byShard", "shard", "since"), ("byLevel", "level", "since"))
+            ],
+        )
+        for n in rng.sample(range(400), 400):  # written in random order: the table's own order is not the answer's
+            item = {"pk": {"S": f"p{n % 37}"}, "sk": {"S": f"s{n:03d}"}, "job": {"S": f"j{n % 150}"}}
+            if n % 3:  # sparse, as byPending is
+                item |= {"shard": {"S": f"h{n % 2}"}, "since": {"N": str(n % 50)}, "level": {"N": str(n % 4)}}
+            ddb.put_item(TableName="t", Item=item)
+        queries: list[dict[str, Any]] = [
+            {"KeyConditionExpression": "pk = :v", "ExpressionAttributeValues": {":v": {"S": "p5"}}},
+            {"KeyConditionExpression": "pk = :v", "ExpressionAttributeValues": {":v": {"S": "nobody"}}},
+            {
+                "KeyConditionExpression": "pk = :v AND sk > :s",
+                "ExpressionAttributeValues": {":v": {"S": "p3"}, ":s": {"S": "s100"}},
+                "ScanIndexForward": False,
+            },
+            {
+                "IndexName": "byJob",
+                "KeyConditionExpression": "job = :v",
+                "ExpressionAttributeValues": {":v": {"S": "j7"}},
+            },
+            {
+                "IndexName": "byShard",
+                "KeyConditionExpression": "shard = :v AND since < :c",
+                "ExpressionAttributeValues": {":v": {"S": "h1"}, ":c": {"N": "20"}},
+            },
+            {
+                "IndexName": "byShard",
+                "KeyConditionExpression": "shard = :v",
+                "ExpressionAttributeValues": {":v": {"S": "h0"}, ":f": {"S": "s2"}},
+                "FilterExpression": "begins_with(sk, :f)",
+                "ScanIndexForward": False,
+            },
+            # A number key is left to moto's own comparison: 2 and 2.0 are one value.
+            {
+                "IndexName": "byLevel",
+                "KeyConditionExpression": "level = :v",
+                "ExpressionAttributeValues": {":v": {"N": "2.0"}},
+            },
+        ]
+
+        def pages(query: dict[str, Any]) -> list[dict[str, Any]]:
+            answers, start = [], None
+            for _ in range(100):
+                answer = ddb.query(TableName="t", Limit=7, **query, **({"ExclusiveStartKey": start} if start else {}))
+                answers.append({k: answer.get(k) for k in ("Items", "Count", "ScannedCount", "LastEvaluatedKey")})
+                start = answer.get("LastEvaluatedKey")
+                if not start:
+                    return answers
+            raise AssertionError("more than 100 pages")
+
+        fast = [pages(q) for q in queries]
+        Table.query, Table.all_items = original_query, original_items  # type: ignore[method-assign]
+        try:
+            moto_s = [pages(q) for q in queries]
+        finally:
+            Table.query, Table.all_items = fast_query, fast_items  # type: ignore[method-assign]
+    assert fast == moto_s
+    counts = [sum(page["Count"] for page in answers) for answers in fast]
+    assert counts[1] == 0  # a partition that does not exist
+    assert all(counts[i] > 7 for i in (4, 5, 6))  # paged past the first page
+    assert all(n > 0 for n in counts[:1] + counts[2:])
