@@ -9,7 +9,8 @@ idempotent (every stack start applies them all) and keeps moto's original behind
   it checks each returned message's retention by reading every queue attribute (counting the queue three times);
   a send and each name asked of GetQueueAttributes computed every attribute too. Same answers, computed once.
 - DynamoDB's Query sorted every item of the table before it looked at the key condition, then sorted the
-  matches again by the keys it answers in: the first sort is skipped (same answers, in the same order).
+  matches again by the keys it answers in: it walks only the items that can match, unsorted, and moto still
+  checks and sorts them (same answers, in the same order).
 - moto's server lists its package directory to route every request: listed once.
 - AWS's size limits, which moto does not enforce (`aws_limits`): items over 400 KB (moto half-applies such an
   UpdateItem: the SETs land, then it fails), index keys over 2,048 bytes (partition) or 1,024 bytes (sort) written by
@@ -295,7 +296,7 @@ def speed_up_dynamodb_queries() -> None:
     signature = inspect.signature(query)
 
     def all_items(self: Any) -> list[Any]:
-        querying = getattr(_DYNAMODB_QUERYING, "on", None)
+        querying = getattr(_DYNAMODB_QUERYING, "asked", None)
         if querying is None:
             return list(every(self))
         index_name, hash_key, conditions = querying
@@ -317,11 +318,12 @@ def speed_up_dynamodb_queries() -> None:
 
     def table_query(self: Any, *args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(self, *args, **kwargs).arguments
-        _DYNAMODB_QUERYING.on = (bound.get("index_name"), bound.get("hash_key"), bound.get("hash_key_conditions") or [])
+        conditions = bound.get("hash_key_conditions") or []
+        _DYNAMODB_QUERYING.asked = (bound.get("index_name"), bound.get("hash_key"), conditions)
         try:
             return query(self, *args, **kwargs)
         finally:
-            _DYNAMODB_QUERYING.on = None
+            _DYNAMODB_QUERYING.asked = None
 
     all_items.__wrapped__ = every  # type: ignore[attr-defined]
     Table.all_items = all_items  # type: ignore[method-assign]
