@@ -298,7 +298,8 @@ def speed_up_dynamodb_queries() -> None:
     def all_items(self: Any) -> list[Any]:
         querying = getattr(_DYNAMODB_QUERYING, "asked", None)
         if querying is None:
-            return list(every(self))
+            walked: list[Any] = every(self)  # moto's own: a new list, sorted
+            return walked
         index_name, hash_key, conditions = querying
         if not index_name and hash_key is not None:
             # Partitions are keyed by (type, cast value), as moto's own equality compares them.
