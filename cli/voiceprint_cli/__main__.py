@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from voiceprint_cli import backfill_command, erasure_command, optout_command, reenrol_command
+from voiceprint_cli import backfill_command, erasure_command, optout_command, reenrol_command, review_command
 from voiceprint_cli import doctor as doctor_checks
 from voiceprint_cli.api import LOCAL_URL, ApiError, ResultsApi
 from voiceprint_cli.deployed import LOCAL_ENDPOINT
@@ -83,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     erasure_command.add_parsers(commands, [after])
     optout_command.add_parser(commands, [after])
     reenrol_command.add_parser(commands, [after])
+    review_command.add_parser(commands, [after])
     retention = commands.add_parser(
         "retention",
         parents=[after],
@@ -387,6 +388,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         "export": lambda: erasure_command.run_export(args, out),
         "optout": lambda: optout_command.run(args, out, err),
         "reenrol": lambda: reenrol_command.run(args, out),
+        "review": lambda: review_command.run(args, out, err),
     }
     if args.command in with_aws:
         return with_aws[args.command]()

@@ -119,4 +119,4 @@ def test_budget_counters_are_no_ones_news(load_handler, aws: Aws, emulator: Emul
         image = {k: ser.serialize(v) for k, v in counter.items()}
         keys = {"pk": image["pk"], "sk": image["sk"]}
         for name, images in (("INSERT", {"NewImage": image}), ("REMOVE", {"OldImage": image})):
-            assert change_events.event_for({"eventName": name, "dynamodb": {"Keys": keys, **images}}) is None
+            assert change_events.events_for({"eventName": name, "dynamodb": {"Keys": keys, **images}}) == []

@@ -222,7 +222,7 @@ def test_runtime_matches_the_local_python() -> None:
 
 
 def test_table_has_ttl_pitr_and_the_indexes_the_store_queries() -> None:
-    from voiceprint.record_queries import GSI_BY_GROUP, GSI_BY_JOB, GSI_BY_LABEL, GSI_BY_PENDING
+    from voiceprint.record_queries import GSI_BY_GROUP, GSI_BY_JOB, GSI_BY_LABEL, GSI_BY_PENDING, GSI_BY_REVIEW
 
     props = template.resources()["JobsTable"]["Properties"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
@@ -233,6 +233,7 @@ def test_table_has_ttl_pitr_and_the_indexes_the_store_queries() -> None:
         GSI_BY_PENDING,
         GSI_BY_GROUP,
         GSI_BY_LABEL,
+        GSI_BY_REVIEW,
     }
 
 

@@ -13,6 +13,7 @@ from voiceprint.job_state import (
     needs_output_fetch,
     outcome_from_job,
 )
+from voiceprint.review import BandError, ReviewBand
 
 
 def test_succeeded_with_voiceprint() -> None:
@@ -72,13 +73,17 @@ def test_an_output_with_the_wrong_types_is_invalid_not_guessed_at(output: dict[s
 
 
 def test_the_matches_summary_is_capped_to_fit_the_record() -> None:
-    speakers = [{"speaker": "S" * 500, "match": "L" * 500, "confidence": {"L" * 500: 90}} for _ in range(5000)]
-    outcome = outcome_from_job("succeeded", {"identification": [], "voiceprints": speakers})
+    # The worst case: long names, and a best candidate that is not the match (exclusive matching gave it away).
+    scores = {"L" * 500: 60, "M" * 500: 90}
+    speakers = [{"speaker": "S" * 500, "match": "L" * 500, "confidence": scores} for _ in range(5000)]
+    outcome = outcome_from_job("succeeded", {"identification": [], "voiceprints": speakers}, ReviewBand(40, 70))
     matches = json.loads(outcome.matches or "[]")
     assert len(matches) == MAX_MATCHES
     assert {len(m["speaker"]) for m in matches} == {100}
     assert {len(m["match"]) for m in matches} == {100}
-    assert len((outcome.matches or "").encode()) < 60_000
+    assert {len(m["best"]) for m in matches} == {100}
+    # Far below the record's 400 KB; an event carries it whole up to 64 KB, else its count (change_events.capped).
+    assert len((outcome.matches or "").encode()) < 80_000
 
 
 def test_vendor_text_is_capped_before_it_is_stored() -> None:
@@ -106,3 +111,54 @@ def test_needs_output_fetch(status: str, output, fetch: bool) -> None:
 def test_outcome_round_trips_through_an_item() -> None:
     outcome = outcome_from_job("failed", {"error": "boom"})
     assert Outcome.from_item(outcome.to_item()) == outcome
+
+
+def test_a_speaker_whose_best_score_is_in_the_review_band_queues_the_identification() -> None:
+    band = ReviewBand.parse("40-70")
+    output = {
+        "identification": [],
+        "voiceprints": [
+            {"speaker": "S0", "match": "alice", "confidence": {"alice": 91, "bob": 12}},  # sure: no review
+            {"speaker": "S1", "match": None, "confidence": {"carol": 55, "dave": 31}},  # under the threshold, grey
+            {"speaker": "S2", "match": None, "confidence": {"erin": 39.9}},  # below the band: nobody
+            {"speaker": "S3", "match": "frank", "confidence": {"frank": 40}},  # the band's low end is in it
+            {"speaker": "S4", "match": None, "confidence": {}},  # no candidate at all
+        ],
+    }
+    outcome = outcome_from_job("succeeded", output, band)
+    matches = json.loads(outcome.matches or "[]")
+    assert [m["speaker"] for m in matches if m.get("review")] == ["S1", "S3"]
+    assert matches[1] == {
+        "speaker": "S1",
+        "match": None,
+        "confidence": None,
+        "best": "carol",
+        "bestConfidence": 55.0,
+        "review": True,
+    }
+    assert matches[0] == {"speaker": "S0", "match": "alice", "confidence": 91}  # best is the match: said once
+    assert outcome.queued_for_review
+    assert outcome.to_item()["reviewQueue"] == "pending"
+    assert Outcome.from_item(outcome.to_item()) == outcome  # kept whole on an early webhook
+    assert not outcome_from_job("succeeded", output).queued_for_review  # no band, no queue
+    assert "review" not in json.dumps(json.loads(outcome_from_job("succeeded", output).matches or ""))
+
+
+@pytest.mark.parametrize(
+    ("text", "band"),
+    [
+        ("", None),
+        ("  ", None),
+        ("40-70", ReviewBand(40, 70)),
+        (" 0 - 100 ", ReviewBand(0, 100)),
+        ("55.5-60", ReviewBand(55.5, 60)),
+    ],
+)
+def test_the_review_band_is_low_dash_high(text: str, band: ReviewBand | None) -> None:
+    assert ReviewBand.parse(text) == band
+
+
+@pytest.mark.parametrize("text", ["70-40", "40-40", "40", "40-101", "-1-50", "forty-seventy", "40-70-90"])
+def test_a_malformed_review_band_is_refused(text: str) -> None:
+    with pytest.raises(BandError):
+        ReviewBand.parse(text)

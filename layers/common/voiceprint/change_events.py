@@ -5,6 +5,8 @@ Published on EventBridge with source "voiceprint-pipeline" and one of these deta
 
     Voiceprint Ready         Voiceprint Failed         Voiceprint Deleted
     Identification Ready     Identification Failed     Identification Deleted
+    Identification Needs Review (with its Ready: a speaker's best score is in the ReviewBand)
+    Identification Reviewed (a person's decisions on it: voiceprint review)
 
 The detail (schemaVersion 1) names the object and the job; it never carries a voiceprint (biometric data stays
 in the table, behind the IAM-authorised read API). See README "Events" for the schema.
@@ -20,6 +22,7 @@ from typing import Any
 from voiceprint.ddb_update import from_ddb
 from voiceprint.job_state import TERMINAL, Kind, Status
 from voiceprint.record import Record
+from voiceprint.review import QUEUED, best_of
 
 SOURCE = "voiceprint-pipeline"
 SCHEMA_VERSION = 1
@@ -34,6 +37,7 @@ TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 # tests/unit/test_change_events.py holds the two equal.
 RECORD_PK_PREFIX = "OBJ#"
 _NAMES = {Kind.VOICEPRINT: "Voiceprint", Kind.IDENTIFY: "Identification"}
+NEEDS_REVIEW, REVIEWED = "Needs Review", "Reviewed"
 
 
 def _image(record: Mapping[str, Any], name: str) -> Record | None:
@@ -69,26 +73,53 @@ def detail_of(record: Record) -> dict[str, Any]:
     return detail
 
 
-def event_for(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """(detail-type, detail) for a stream record that is news downstream, else None: a record becoming terminal
-    (once: terminal records never change again), or a record removed (its source was deleted, it expired, or its
-    person was erased)."""
+def events_for(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(detail-type, detail) for each event a stream record is news of, each detail with its eventId: a record
+    becoming terminal (once: a terminal record's outcome never changes again), with "Needs Review" when it joins the
+    review queue; review decisions made on a terminal record; or a record removed (its source was deleted, it
+    expired, or its person was erased)."""
     name = record.get("eventName")
     keys = (record.get("dynamodb") or {}).get("Keys") or {}
-    if not str((keys.get("pk") or {}).get("S", "")).startswith(RECORD_PK_PREFIX):
-        return None  # the budget's counters and markers share the table; they are nobody's news
+    pk, sk = str((keys.get("pk") or {}).get("S", "")), str((keys.get("sk") or {}).get("S", ""))
+    if not pk.startswith(RECORD_PK_PREFIX):
+        return []  # the budget's counters and markers share the table; they are nobody's news
     new, old = _image(record, "NewImage"), _image(record, "OldImage")
+    found: list[tuple[str, dict[str, Any], str]] = []  # (detail-type, detail, what makes this change unique)
     if name in ("INSERT", "MODIFY") and new is not None:
         detail_type = detail_type_of(new)
-        if detail_type is None or (old is not None and old.terminal):
-            return None
-        return detail_type, detail_of(new)
-    if name == "REMOVE" and old is not None:
+        if detail_type is not None and (old is None or not old.terminal):
+            found.append((detail_type, detail_of(new), ""))
+            if new.review_queue == QUEUED:
+                found.append((f"{_NAMES[Kind.IDENTIFY]} {NEEDS_REVIEW}", review_detail(new), ""))
+        elif detail_type is not None and old is not None and new.reviews and new.reviews != old.reviews:
+            digest = hashlib.sha256(new.reviews.encode()).hexdigest()
+            found.append((f"{_NAMES[Kind.IDENTIFY]} {REVIEWED}", review_detail(new), digest))
+    elif name == "REMOVE" and old is not None:
         detail = detail_of(old)
         expired = (record.get("userIdentity") or {}).get("principalId") == TTL_PRINCIPAL
         detail["deletedBecause"] = "erased" if old.erased_at else "expired" if expired else "source_deleted"
-        return f"{_NAMES[old.kind_or_default]} Deleted", detail
-    return None
+        found.append((f"{_NAMES[old.kind_or_default]} Deleted", detail, ""))
+    return [
+        (detail_type, {**detail, "eventId": event_id(pk, sk, detail_type + (f"|{unique}" if unique else ""))})
+        for detail_type, detail, unique in found
+    ]
+
+
+def review_detail(record: Record) -> dict[str, Any]:
+    """An identification's review state: its identity, the speakers waiting (with their best candidate and score),
+    and the decisions made so far."""
+    matches = record.matches_list()
+    return {
+        **{name: value for name, value in detail_of(record).items() if name in IDENTITY or name == "completedAt"},
+        "review": record.review_queue or "done",
+        "speakers": [
+            {"speaker": m.get("speaker"), "best": best, "bestConfidence": score, "match": m.get("match")}
+            for m in matches
+            if m.get("review")
+            for best, score in [best_of(m)]
+        ],
+        "reviews": record.reviews_map(),
+    }
 
 
 def event_id(pk: str, sk: str, detail_type: str) -> str:

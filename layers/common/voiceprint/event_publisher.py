@@ -54,11 +54,6 @@ def entry_size(entry: Mapping[str, Any]) -> int:
     return size + sum(len(str(r).encode()) for r in entry.get("Resources") or [])
 
 
-def _event_id(record: Mapping[str, Any], detail_type: str) -> str:
-    keys = (record.get("dynamodb") or {}).get("Keys") or {}
-    return change_events.event_id(str(keys.get("pk", {}).get("S")), str(keys.get("sk", {}).get("S")), detail_type)
-
-
 def _count_failures(published: Sequence[Pending]) -> None:
     """FailuresByCode, one metric per failure code (a closed set: FailureCode), for the dashboard. Counted here,
     where every terminal record passes once it is published (a batch the stream retries may count again)."""
@@ -86,12 +81,8 @@ class EventPublisher:
     def publish(self, records: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
         pending: list[Pending] = []
         for record in records:
-            news = change_events.event_for(record)
-            if news is None:
-                continue
-            detail_type, detail = news
-            detail["eventId"] = _event_id(record, detail_type)
-            pending.append(Pending(str((record.get("dynamodb") or {}).get("SequenceNumber", "")), detail_type, detail))
+            sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
+            pending += [Pending(sequence, t, detail) for t, detail in change_events.events_for(record)]
         failed = self.put(pending)
         _count_failures(pending[: pending.index(failed)] if failed is not None else pending)
         if failed is None:

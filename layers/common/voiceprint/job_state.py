@@ -9,6 +9,7 @@ from typing import Any
 
 from voiceprint.frozen import frozen
 from voiceprint.redaction import redact
+from voiceprint.review import QUEUED, ReviewBand, best_candidate
 
 
 class Kind(StrEnum):
@@ -74,6 +75,7 @@ class Outcome:
     result: str | None = None  # an identification's output (JSON text) while it is small enough to keep inline
     result_location: str | None = None  # s3://bucket/key of an identification's output kept in S3
     matches: str | None = None  # an identification's speaker -> label summary (JSON), small, always on the record
+    queued_for_review: bool = False  # a speaker's best score is in the ReviewBand: the record joins the review queue
 
     @property
     def kind(self) -> Kind | None:
@@ -99,6 +101,7 @@ class Outcome:
             ("result", self.result),
             ("resultLocation", self.result_location),
             ("matches", self.matches),
+            ("reviewQueue", QUEUED if self.queued_for_review else None),
         ):
             if value is not None:
                 item[name] = value
@@ -117,6 +120,7 @@ class Outcome:
             result=item.get("result"),
             result_location=item.get("resultLocation"),
             matches=item.get("matches"),
+            queued_for_review=item.get("reviewQueue") == QUEUED,
         )
 
 
@@ -159,20 +163,26 @@ def _has_result(output: Mapping[str, Any] | None) -> bool:
     return isinstance(output.get("identification"), list)
 
 
-def _matches(output: Mapping[str, Any]) -> str:
-    """Who was recognised: per diarization speaker, the matched label (or null) and its confidence."""
+def _matches(output: Mapping[str, Any], band: ReviewBand | None) -> list[dict[str, Any]]:
+    """Who was recognised: per diarization speaker, the matched label (or null) and its confidence; the candidate
+    with the best score and that score when it is not the match (review.best_of); and `review` when that score is
+    in the review band."""
     found = []
     for entry in (output.get("voiceprints") or [])[:MAX_MATCHES]:
         match = entry.get("match") or None
-        confidence = (entry.get("confidence") or {}).get(match) if match else None
-        found.append(
-            {
-                "speaker": str(entry["speaker"])[:_MAX_NAME],
-                "match": match and match[:_MAX_NAME],
-                "confidence": confidence,
-            }
-        )
-    return json.dumps(found, separators=(",", ":"), ensure_ascii=False)
+        scores = entry.get("confidence") or {}
+        best, best_score = best_candidate(scores)
+        summary = {
+            "speaker": str(entry["speaker"])[:_MAX_NAME],
+            "match": match and match[:_MAX_NAME],
+            "confidence": scores.get(match) if match else None,
+        }
+        if best is not None and best != match:  # only then: the summary must stay small (events carry it)
+            summary.update(best=best[:_MAX_NAME], bestConfidence=best_score)
+        if band is not None and band.holds(best_score):
+            summary["review"] = True
+        found.append(summary)
+    return found
 
 
 def needs_output_fetch(vendor_status: str, output: Mapping[str, Any] | None) -> bool:
@@ -182,9 +192,12 @@ def needs_output_fetch(vendor_status: str, output: Mapping[str, Any] | None) -> 
     return vendor_status == "failed" and output is None
 
 
-def outcome_from_job(vendor_status: str, output: Mapping[str, Any] | None) -> Outcome:
+def outcome_from_job(
+    vendor_status: str, output: Mapping[str, Any] | None, review_band: ReviewBand | None = None
+) -> Outcome:
     """Map a vendor job (status + output) onto our record's state. A status the spec does not list means the job
-    is still running (the vendor may add one); an output with the wrong types raises InvalidOutput."""
+    is still running (the vendor may add one); an output with the wrong types raises InvalidOutput. With a review
+    band, an identification with a speaker's best score in it is queued for review (voiceprint.review)."""
     if vendor_status not in VENDOR_STATUSES:
         return Outcome(redact(vendor_status, 40), Status.SUBMITTED)
     output = output or {}
@@ -199,7 +212,15 @@ def outcome_from_job(vendor_status: str, output: Mapping[str, Any] | None) -> Ou
             _check_identification(output)
             kept = {name: output[name] for name in IDENTIFICATION_FIELDS if name in output}
             result = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
-            return Outcome(vendor_status, Status.SUCCEEDED, result=result, matches=_matches(output), warning=warning)
+            matches = _matches(output, review_band)
+            return Outcome(
+                vendor_status,
+                Status.SUCCEEDED,
+                result=result,
+                matches=json.dumps(matches, separators=(",", ":"), ensure_ascii=False),
+                warning=warning,
+                queued_for_review=any(m.get("review") for m in matches),
+            )
         return Outcome(
             vendor_status,
             Status.FAILED,

@@ -83,6 +83,8 @@ class ReadService:
             out["voiceprint"] = record.voiceprint
         if record.matches:
             out["matches"] = record.matches_list()
+        if record.reviews:
+            out["reviews"] = record.reviews_map()
         if not with_result:
             out["hasResult"] = record.has_result
             return out

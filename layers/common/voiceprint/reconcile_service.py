@@ -173,7 +173,7 @@ class ReconcileService:
             return Outcome(
                 "failed", Status.FAILED, failure_code=FailureCode.LOST, reason="pyannoteAI no longer knows the job"
             )
-        outcome = outcome_from_job(job.status, job.output)
+        outcome = outcome_from_job(job.status, job.output, self._settings.review_band)
         submitted_at = float(record.submitted_at or now)
         if not outcome.terminal and now - submitted_at > self._settings.lost_after_seconds:
             return Outcome(

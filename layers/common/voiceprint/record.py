@@ -56,6 +56,8 @@ ATTRIBUTES: tuple[tuple[str, str, str | None], ...] = (
     ("lease_until", "leaseUntil", None),
     ("budget_day", "budgetDay", None),
     ("erased_at", "erasedAt", None),  # set just before an erasure deletes the record (voiceprint erase)
+    ("review_queue", "reviewQueue", "review"),  # "pending" while a speaker waits for a decision (review.py)
+    ("reviews", "reviews", None),  # JSON text, speaker -> decision: the view parses it
 )
 _INTS = frozenset(
     {
@@ -119,6 +121,8 @@ class Record:
     lease_until: int | None = None
     budget_day: str | None = None  # the budget was charged for this version (budget_store): never twice
     erased_at: int | None = None  # an erasure by person is deleting this record
+    review_queue: str | None = None  # review.QUEUED while waiting for a decision: the byReview index holds it
+    reviews: str | None = field(default=None, repr=False)  # JSON text: speaker -> review.SpeakerDecision.to_item()
     # Results that came before the jobId was recorded, by jobId; `early_bound` names those whose webhook came
     # through a URL bound to this record (webhook_ref), the only ones that may be adopted.
     early: Mapping[str, Outcome] = field(default_factory=dict, repr=False)
@@ -181,3 +185,7 @@ class Record:
     def matches_list(self) -> list[Any]:
         """An identification's speaker -> label summary, parsed (empty when there is none)."""
         return json.loads(self.matches) if self.matches else []
+
+    def reviews_map(self) -> dict[str, Any]:
+        """The review decisions made so far, by speaker (empty when none)."""
+        return dict(json.loads(self.reviews)) if self.reviews else {}

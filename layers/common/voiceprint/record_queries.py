@@ -5,7 +5,7 @@ voiceprints, the records waiting for a result, the records changed in a time ran
 Indexes (template.yaml, above JobsTable): "byJobId" (jobId); sparse "byPending" (pendingShard, pendingSince),
 the records still waiting for a result, for the reconciler; sparse "byGroup" (voiceprintGroup, label), each
 group's voiceprints, for identification and listing; "byLabel" (label, voiceprintGroup), one speaker's
-voiceprints across groups.
+voiceprints across groups; sparse "byReview" (reviewQueue, completedAt), the identifications waiting for review.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from voiceprint.ddb_update import from_ddb, to_ddb
 from voiceprint.frozen import replace
 from voiceprint.object_ref import RECORD_PK_PREFIX, partition_key
 from voiceprint.record import Record
+from voiceprint.review import QUEUED
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -26,6 +27,7 @@ GSI_BY_JOB = "byJobId"
 GSI_BY_PENDING = "byPending"
 GSI_BY_GROUP = "byGroup"
 GSI_BY_LABEL = "byLabel"
+GSI_BY_REVIEW = "byReview"
 # An object's records are at most 400 KB each; 100 pages of 1 MB is far beyond any object's history.
 MAX_VERSION_PAGES = 100
 # BatchGetItem reads at most 100 items a call; what it leaves unprocessed (throttled) is asked again, this often.
@@ -146,6 +148,16 @@ class RecordQueries:
             kwargs["ExclusiveStartKey"] = start
         resp = self._ddb.scan(**kwargs)
         return [Record.from_item(from_ddb(i)) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+    def review_page(self, limit: int | None, start: Mapping[str, Any] | None) -> Page:
+        """One page of the identifications waiting for review, oldest first (byReview projects what a list shows)."""
+        return self._query(
+            start,
+            IndexName=GSI_BY_REVIEW,
+            KeyConditionExpression="reviewQueue = :q",
+            ExpressionAttributeValues=to_ddb({":q": QUEUED}),
+            **({"Limit": limit} if limit is not None else {}),
+        )
 
     def pending_before(self, cutoff: float, limit: int) -> list[Record]:
         """Records waiting for a job result since before `cutoff`, oldest first (one page)."""

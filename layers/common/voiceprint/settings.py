@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from voiceprint.frozen import frozen
+from voiceprint.review import BandError, ReviewBand
 
 
 class SettingsError(ValueError):
@@ -31,6 +32,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _band(env: Mapping[str, str], name: str) -> ReviewBand | None:
+    try:
+        return ReviewBand.parse(env.get(name, ""))
+    except BandError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -59,6 +67,7 @@ class Settings:
     inline_result_max_bytes: int
     identify_threshold: int
     identify_exclusive: bool
+    review_band: ReviewBand | None
     event_bus_name: str
     input_bucket: str
     webhook_tolerance_seconds: int
@@ -120,6 +129,8 @@ class Settings:
             inline_result_max_bytes=_int(env, "INLINE_RESULT_MAX_BYTES", 16 * 1024, 0, 300 * 1024),
             identify_threshold=_int(env, "IDENTIFY_THRESHOLD", 0, 0, 100),
             identify_exclusive=_bool(env, "IDENTIFY_EXCLUSIVE", True),
+            # Identifications whose best score for a speaker falls in this band wait for a person (review.py).
+            review_band=_band(env, "REVIEW_BAND"),
             event_bus_name=env.get("EVENT_BUS_NAME", "default"),
             input_bucket=env.get("INPUT_BUCKET", ""),
             # Vendor retries arrive up to ~6 min after the first try and may keep the original timestamp.

@@ -141,7 +141,7 @@ class WebhookService:
             if fetched.job is not None:
                 vendor_status, output = fetched.job.status, fetched.job.output
         try:
-            outcome = outcome_from_job(vendor_status, output)
+            outcome = outcome_from_job(vendor_status, output, self._settings.review_band)
         except InvalidOutput as exc:
             # Signed, so from pyannoteAI, but unusable: acknowledged (a retry would bring the same), logged, and
             # left to the poller, which fails the record as vendor_invalid if its answers stay this way.
