@@ -16,6 +16,7 @@ from typing import Any
 
 from voiceprint import frozen, label_health
 from voiceprint.budget_store import Charge, ChargeResult, Limits
+from voiceprint.identify_options import IdentifyOptions
 from voiceprint.job_state import RECLAIMABLE, TERMINAL, FailureCode, Kind, Outcome, Status
 from voiceprint.job_store import ApplyResult, Claim, ClaimHeld, LostClaim, voiceprint_expiry
 from voiceprint.object_ref import ObjectRef, partition_key
@@ -352,11 +353,16 @@ class FakeVendor:
         voiceprints: list[dict[str, str]],
         webhook: str | None,
         model: str | None,
-        threshold: float | None = None,
-        exclusive: bool | None = None,
+        options: IdentifyOptions,
         status_only_webhook: bool = False,
     ) -> JobCreated:
-        body = {"url": url, "voiceprints": voiceprints, "webhook": webhook, "statusOnly": status_only_webhook}
+        body = {
+            "url": url,
+            "voiceprints": voiceprints,
+            "webhook": webhook,
+            "statusOnly": status_only_webhook,
+            **options.body(),
+        }
         return self._answer("/v1/identify", body)
 
     def get_job(self, job_id: str) -> Job:
@@ -413,6 +419,16 @@ class FakeBudget:
             return ChargeResult(self.refuse)
         self.charges.append({"keys": dict(record_keys), "group": group, "seconds": audio_seconds, "dedup": dedup_key})
         return ChargeResult(Charge.CHARGED)
+
+
+class FakeThresholds:
+    """Each group's calibrated threshold in a dict, as CalibrationStore reads it."""
+
+    def __init__(self) -> None:
+        self.by_group: dict[str, int] = {}
+
+    def threshold(self, group: str) -> int | None:
+        return self.by_group.get(group)
 
 
 class FakeOptOuts:

@@ -61,6 +61,7 @@ def build_service(
         backlog=Backlog(sqs, settings.input_queue_url, clock=clock),
         allowance=wiring.submit_allowance(settings, dynamodb),
         opt_outs=wiring.opt_out_list(settings, dynamodb),
+        thresholds=wiring.calibration_store(settings, dynamodb),
     )
     removal = RemovalService(store=records, objects=objects, results=wiring.result_store(settings, s3))
     return InputRouter(settings=settings, submission=submission, removal=removal)

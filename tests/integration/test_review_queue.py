@@ -35,7 +35,14 @@ OUTPUT = {
 
 def _identification(aws: Aws, key: str, job_id: str, completed: int, band: ReviewBand | None = BAND) -> None:
     keys = record_keys(aws.bucket, key, "v1")
-    item: dict[str, object] = {**keys, "bucket": aws.bucket, "objectKey": key, "versionId": "v1", "kind": "identify", "group": "team-a/"}
+    item: dict[str, object] = {
+        **keys,
+        "bucket": aws.bucket,
+        "objectKey": key,
+        "versionId": "v1",
+        "kind": "identify",
+        "group": "team-a/",
+    }
     item |= {"status": "submitted", "vendorStatus": "running", "jobId": job_id, "submittedAt": completed - 5}
     aws.ddb.put_item(TableName=aws.table, Item=to_ddb(item))
     store = JobStore(aws.ddb, aws.table, retention_days=30)

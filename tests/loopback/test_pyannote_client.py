@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from voiceprint.identify_options import IdentifyOptions
 from voiceprint.pyannote_client import (
     AccountError,
     InvalidAnswer,
@@ -76,14 +77,15 @@ def test_identify_body_validates_against_the_spec(emu: Emulator, client: Pyannot
         voiceprints=prints,
         webhook="https://h/w",
         model="precision-2",
-        threshold=40,
-        exclusive=False,
+        options=IdentifyOptions(num_speakers=None, min_speakers=1, max_speakers=3, threshold=40, exclusive=False),
         status_only_webhook=True,
     )
     assert captured == [
         {
             "url": "https://b/x.wav",
             "voiceprints": prints,
+            "minSpeakers": 1,
+            "maxSpeakers": 3,
             "matching": {"threshold": 40, "exclusive": False},
             "webhookStatusOnly": True,
             "model": "precision-2",

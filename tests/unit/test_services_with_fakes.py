@@ -20,6 +20,7 @@ from tests.fakes import (
     FakeRecordStore,
     FakeResults,
     FakeSecret,
+    FakeThresholds,
     FakeVendor,
 )
 from voiceprint import webhook_signature
@@ -65,6 +66,7 @@ class World:
         self.backlog = 0  # messages waiting in the input queue
         self.draw = 1.0  # what the service's random draws give
         self.opt_outs = FakeOptOuts()
+        self.thresholds = FakeThresholds()
         self.submission = SubmitService(
             settings=settings,
             store=self.store,
@@ -78,6 +80,7 @@ class World:
             backlog=lambda: self.backlog,
             allowance=allowance,
             opt_outs=self.opt_outs,
+            thresholds=self.thresholds,
         )
         removal = RemovalService(store=self.store, objects=self.objects, results=self.results)
         self.router = InputRouter(settings=settings, submission=self.submission, removal=removal)
@@ -139,6 +142,74 @@ def test_an_identification_sends_its_groups_newest_voiceprints(world: World) -> 
     assert path == "/v1/identify"
     assert body["voiceprints"] == [{"label": "alice", "voiceprint": "VP0"}, {"label": "bob", "voiceprint": "VP1"}]
     assert world.record("identify/team/call.wav", version)["status"] == Status.SUBMITTED
+
+
+def _enrolled(world: World, *names: str, group: str = "team") -> None:
+    for name in names:
+        world.upload(f"voiceprints/{group}/{name}.wav")
+        world.handle(f"voiceprints/{group}/{name}.wav")
+        record = world.store.find_by_job(f"job-{len(world.vendor.calls)}")
+        assert record is not None
+        done = Outcome("succeeded", Status.SUCCEEDED, voiceprint=f"VP-{name}")
+        world.store.apply_outcome(record.keys, str(record.job_id), done, now=NOW)
+
+
+def test_a_recording_names_its_candidates_and_speaker_count(world: World) -> None:
+    _enrolled(world, "alice", "bob", "carol", "José")
+    metadata = {"candidates": "carol, Jos%C3%A9,carol", "min-speakers": "2", "max-speakers": "3"}
+    version = world.upload("identify/team/call.wav", None, **metadata)
+    assert world.handle("identify/team/call.wav") == [Disposition.SUBMITTED]
+    path, body = world.vendor.calls[-1]
+    assert path == "/v1/identify"
+    assert body["voiceprints"] == [
+        {"label": "José", "voiceprint": "VP-José"},
+        {"label": "carol", "voiceprint": "VP-carol"},
+    ]
+    assert (body["minSpeakers"], body["maxSpeakers"], "numSpeakers" in body) == (2, 3, False)
+    record = world.store.get(record_keys(BUCKET, "identify/team/call.wav", version))
+    assert record is not None
+    assert record.candidates == ("José", "carol")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "code"),
+    [
+        ({"candidates": "carol,zoe"}, "unknown_candidates"),
+        ({"candidates": " , "}, "invalid_options"),
+        ({"num-speakers": "two"}, "invalid_options"),
+        ({"num-speakers": "0"}, "invalid_options"),
+        ({"num-speakers": "2", "max-speakers": "3"}, "invalid_options"),
+        ({"min-speakers": "4", "max-speakers": "3"}, "invalid_options"),
+        ({"candidates": "Jos%E9"}, "invalid_options"),  # Latin-1, not UTF-8
+    ],
+)
+def test_options_outside_the_spec_are_refused_before_anything_is_paid(
+    world: World, metadata: dict[str, str], code: str
+) -> None:
+    _enrolled(world, "carol")
+    calls = len(world.vendor.calls)
+    version = world.upload("identify/team/call.wav", None, **metadata)
+    assert world.handle("identify/team/call.wav") == [Disposition.REFUSED]
+    assert world.record("identify/team/call.wav", version)["code"] == code
+    assert len(world.vendor.calls) == calls  # nothing sent
+    assert [c for c in world.budget.charges if c.get("candidates")] == []  # nothing charged
+
+
+def test_a_groups_calibrated_threshold_replaces_the_stacks_and_the_review_band_asks_for_turn_confidence() -> None:
+    world = World(Settings.from_env({**SETTINGS_ENV, "IDENTIFY_THRESHOLD": "30", "REVIEW_BAND": "40-70"}))
+    _enrolled(world, "carol")
+    _enrolled(world, "dave", group="other")
+    world.upload("identify/team/call.wav")
+    world.upload("identify/other/call.wav")
+    world.thresholds.by_group["team/"] = 55
+    world.handle("identify/team/call.wav")
+    assert world.vendor.calls[-1][1]["matching"] == {"threshold": 55, "exclusive": True}
+    assert world.vendor.calls[-1][1]["turnLevelConfidence"] is True
+    world.handle("identify/other/call.wav")
+    assert world.vendor.calls[-1][1]["matching"] == {"threshold": 30, "exclusive": True}  # no calibration there
+    kept = world.store.find_by_job(f"job-{len(world.vendor.calls) - 1}")
+    assert kept is not None
+    assert world.store.get(kept.keys).threshold == 55  # type: ignore[union-attr]
 
 
 def test_an_identification_compares_only_the_voiceprints_its_model_made(world: World) -> None:

@@ -19,10 +19,13 @@ class Candidates:
     stale: list[str]  # labels left out: their only voiceprints are another model's (voiceprint reenrol)
 
 
-def choose(records: Iterable[Record], *, group: str, voiceprint_prefix: str, model: str) -> Candidates:
+def choose(
+    records: Iterable[Record], *, group: str, voiceprint_prefix: str, model: str, only: Iterable[str] | None = None
+) -> Candidates:
     """One {"label", "voiceprint"} per label (the newest when a label was enrolled more than once; labels are
     compared in NFC, so look-alike spellings of one name are one speaker), 1 to 50 of them, sorted by label; only
-    voiceprints `model` made (another model's embeddings do not compare), with the labels that have none."""
+    voiceprints `model` made (another model's embeddings do not compare), with the labels that have none. With
+    `only` (x-amz-meta-candidates, normalised), those labels and no other, each of which must have a voiceprint."""
     newest: dict[str, Record] = {}
     stale: set[str] = set()
     for record in records:
@@ -34,6 +37,17 @@ def choose(records: Iterable[Record], *, group: str, voiceprint_prefix: str, mod
         elif label not in newest or (record.completed_at or 0) > (newest[label].completed_at or 0):
             newest[label] = record
     where = f"group {group!r}" if group else "the top-level group"
+    if only is not None:
+        asked = set(only)
+        missing = sorted(asked - newest.keys())
+        if missing:
+            shown = ", ".join(repr(label) for label in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise Refusal(
+                FailureCode.UNKNOWN_CANDIDATES,
+                f"x-amz-meta-candidates names {len(missing)} labels with no voiceprint of {model} in {where}: {shown}",
+            )
+        newest = {label: record for label, record in newest.items() if label in asked}
+        stale &= asked
     stale -= newest.keys()
     if not newest and stale:
         raise Refusal(

@@ -60,6 +60,8 @@ class FailureCode(StrEnum):
     VENDOR_INVALID = "vendor_invalid"  # pyannoteAI's answers for the job were outside its spec, again and again
     NO_CONSENT = "no_consent"  # an enrolment without a usable consent reference while RequireConsent is on
     OPTED_OUT = "opted_out"  # an enrolment of a label on the opt-out list (voiceprint optout add)
+    INVALID_OPTIONS = "invalid_options"  # an identification's x-amz-meta options are outside the spec
+    UNKNOWN_CANDIDATES = "unknown_candidates"  # x-amz-meta-candidates names labels the group has no voiceprint of
 
 
 @frozen

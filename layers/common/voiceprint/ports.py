@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from voiceprint.budget_store import ChargeResult, Limits
+    from voiceprint.identify_options import IdentifyOptions
     from voiceprint.job_state import FailureCode, Kind, Outcome
     from voiceprint.job_store import ApplyResult, Claim
     from voiceprint.label_health import LabelHealth
@@ -28,6 +29,12 @@ class OptOuts(Protocol):
     """The opt-out list, read (opt_out_list.OptOutList)."""
 
     def labels(self, group: str) -> frozenset[str]: ...
+
+
+class GroupThresholds(Protocol):
+    """Each group's calibrated matching threshold, read (calibration_store.CalibrationStore)."""
+
+    def threshold(self, group: str) -> int | None: ...
 
 
 class RecordReader(Protocol):
@@ -107,8 +114,7 @@ class Vendor(Protocol):
         voiceprints: list[dict[str, str]],
         webhook: str | None,
         model: str | None,
-        threshold: float | None = ...,
-        exclusive: bool | None = ...,
+        options: IdentifyOptions,
         status_only_webhook: bool = ...,
     ) -> JobCreated: ...
     def get_job(self, job_id: str) -> Job: ...

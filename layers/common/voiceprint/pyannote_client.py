@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import urllib3
@@ -25,6 +25,9 @@ from voiceprint.frozen import frozen
 from voiceprint.job_state import VENDOR_STATUSES
 from voiceprint.redaction import redact
 from voiceprint.vendor_limits import valid_job_id
+
+if TYPE_CHECKING:
+    from voiceprint.identify_options import IdentifyOptions
 
 # An identification's output grows with its recording (24 h of busy speech: a few MB of segments). Parsing JSON
 # takes about 5 times its size in memory (32 MiB of segments peaked 160 MiB above the baseline, measured), so a
@@ -209,20 +212,14 @@ class PyannoteClient:
         voiceprints: list[dict[str, str]],
         webhook: str | None,
         model: str | None,
-        threshold: float | None = None,
-        exclusive: bool | None = None,
+        options: IdentifyOptions,
         status_only_webhook: bool = False,
     ) -> JobCreated:
-        """`voiceprints`: 1 to 50 of {"label", "voiceprint"}; `threshold` 0..100 and `exclusive` are the matching
-        options (the API's defaults when None)."""
-        body: dict[str, Any] = {"url": url, "voiceprints": voiceprints}
+        """`voiceprints`: 1 to 50 of {"label", "voiceprint"}; `options`: the speakers' count, the matching options
+        and turn-level confidence (the API's defaults where not set; identify_options)."""
+        body: dict[str, Any] = {"url": url, "voiceprints": voiceprints, **options.body()}
         if status_only_webhook:
             body["webhookStatusOnly"] = True
-        matching = {
-            name: value for name, value in (("threshold", threshold), ("exclusive", exclusive)) if value is not None
-        }
-        if matching:
-            body["matching"] = matching
         return self._submit("/v1/identify", body, webhook=webhook, model=model)
 
     def _submit(self, path: str, body: dict[str, Any], *, webhook: str | None, model: str | None) -> JobCreated:

@@ -36,6 +36,7 @@ ATTRIBUTES: tuple[tuple[str, str, str | None], ...] = (
     ("warning", "warning", "warning"),
     ("attempts", "attempts", "attempts"),
     ("candidates", "candidates", "candidates"),
+    ("threshold", "threshold", "threshold"),  # an identification's matching threshold (identify_options)
     ("created_at", "createdAt", "createdAt"),
     ("submitted_at", "submittedAt", "submittedAt"),
     ("completed_at", "completedAt", "completedAt"),
@@ -74,6 +75,7 @@ _INTS = frozenset(
         "pending_since",
         "lease_until",
         "erased_at",
+        "threshold",
     }
 )
 
@@ -103,6 +105,7 @@ class Record:
     result_location: str | None = None
     matches: str | None = field(default=None, repr=False)
     candidates: tuple[str, ...] | None = None  # an identification's compared labels
+    threshold: int | None = None  # the matching threshold it was submitted with (the group's, or the stack's)
     failure_code: str | None = None
     reason: str | None = None
     last_error: str | None = None

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from voiceprint import identify_candidates, submission_checks
+from voiceprint import identify_candidates, identify_options, submission_checks
 from voiceprint.audio_probe import RangedReader
 from voiceprint.frozen import frozen
 from voiceprint.job_state import FailureCode, Kind
@@ -18,7 +18,7 @@ from voiceprint.submission_checks import Refusal
 if TYPE_CHECKING:
     from voiceprint.object_ref import ObjectRef
     from voiceprint.object_source import ObjectRead
-    from voiceprint.ports import ObjectReader, OptOuts, RecordReader
+    from voiceprint.ports import GroupThresholds, ObjectReader, OptOuts, RecordReader
     from voiceprint.source_key import SourceKey
 
 
@@ -27,6 +27,7 @@ class Plan:
     details: Mapping[str, Any]  # written on the record with the job: {"label": ...} or {"candidates": [...]}
     candidates: list[dict[str, str]]  # an identification's {"label", "voiceprint"}s; empty for a voiceprint
     seconds: int  # what pyannoteAI bills: whole seconds of audio, at least 1
+    options: identify_options.IdentifyOptions | None = None  # an identification's request options
 
 
 def plan(
@@ -40,6 +41,10 @@ def plan(
     model: str,
     require_consent: bool = False,
     opt_outs: OptOuts | None = None,
+    thresholds: GroupThresholds | None = None,
+    threshold: int | None = None,
+    exclusive: bool | None = None,
+    review_band_on: bool = False,
 ) -> Plan:
     """Refuse (Refusal) what pyannoteAI would refuse or could not load, an enrolment without the consent
     reference the stack requires or of a label on the opt-out list, else say what to submit (and with which
@@ -61,19 +66,31 @@ def plan(
     seconds = max(1, math.ceil(info.duration_seconds))  # billed by the second (at the vendor's minimum)
     opted_out = opt_outs.labels(source.group) if opt_outs is not None else frozenset()
     if source.kind is Kind.IDENTIFY:
+        calibrated = thresholds.threshold(source.group) if thresholds is not None else None
+        options = identify_options.from_metadata(
+            first.metadata,
+            threshold=calibrated if calibrated is not None else threshold,
+            exclusive=exclusive,
+            review_band_on=review_band_on,
+        )
         found = identify_candidates.choose(
             (r for r in records.voiceprints_in_group(source.group) if r.label not in opted_out),
             group=source.group,
             voiceprint_prefix=voiceprint_prefix,
             model=model,
+            only=options.candidates,
         )
-        details: dict[str, Any] = {"candidates": [c["label"] for c in found.chosen], "model": model}
+        details: dict[str, Any] = {
+            "candidates": [c["label"] for c in found.chosen],
+            "model": model,
+            **options.details(),
+        }
         if found.stale:
             details["warning"] = (
                 f"not compared: {len(found.stale)} speaker labels enrolled only with another model than {model} "
                 "(voiceprint reenrol)"
             )
-        return Plan(details, found.chosen, seconds)
+        return Plan(details, found.chosen, seconds, options)
     # The object's own metadata wins over its file name (x-amz-meta-label), read from the header GET.
     label = submission_checks.check_label(first.metadata.get("label") or source.stem)
     if label in opted_out:

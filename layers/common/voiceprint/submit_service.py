@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from voiceprint import backoff, budget_charge, submission_plan, webhook_ref
 from voiceprint.disposition import DeadLetter, Disposition, RetryLater
+from voiceprint.identify_options import IdentifyOptions
 from voiceprint.job_state import FailureCode, Kind, Outcome
 from voiceprint.job_store import Claim, ClaimHeld, LostClaim
 from voiceprint.object_ref import ObjectRef
@@ -34,7 +35,7 @@ from voiceprint.source_key import SourceKey
 from voiceprint.submission_checks import Refusal
 
 if TYPE_CHECKING:
-    from voiceprint.ports import Budget, ObjectReader, OptOuts, RecordWriter, Vendor
+    from voiceprint.ports import Budget, GroupThresholds, ObjectReader, OptOuts, RecordWriter, Vendor
     from voiceprint.rate_allowance import RateAllowance
     from voiceprint.settings import Settings
 
@@ -58,11 +59,13 @@ class SubmitService:
         backlog: Callable[[], int] = lambda: 0,
         allowance: RateAllowance | None = None,
         opt_outs: OptOuts | None = None,
+        thresholds: GroupThresholds | None = None,
     ) -> None:
         """`on_adopted(ref, job_id)` is told of each result adopted instead of a new submission (the local
         stack's chaos run counts them). `allowance`: the submit endpoint's tokens, shared by every container
         (rate_allowance); without it, each container finds the limit by its 429s alone. `opt_outs`: the labels
-        whose enrolment is refused (opt_out_list)."""
+        whose enrolment is refused (opt_out_list). `thresholds`: the groups' calibrated thresholds
+        (calibration_store), in place of IdentifyThreshold where a group has one."""
         self._settings = settings
         self._store = store
         self._objects = objects
@@ -75,6 +78,7 @@ class SubmitService:
         self._backlog = backlog  # messages waiting in the input queue (queue_actions.Backlog)
         self._allowance = allowance
         self._opt_outs = opt_outs
+        self._thresholds = thresholds
         self._batch_left = 1  # messages of this invocation's batch still to come (expect)
         # After a 429 this container stops calling the API until the window has passed (the rest of a batch is
         # requeued without a request that would only be refused too).
@@ -155,6 +159,10 @@ class SubmitService:
                 model=self._settings.model,
                 require_consent=self._settings.require_consent,
                 opt_outs=self._opt_outs,
+                thresholds=self._thresholds,
+                threshold=self._settings.identify_threshold,
+                exclusive=self._settings.identify_exclusive,
+                review_band_on=self._settings.review_band is not None,
             )
             adopted = self._adopt(ref, claim, planned.details)
             if adopted:
@@ -190,7 +198,7 @@ class SubmitService:
                 reason = "waiting for the rate limit's next window"
                 self._retry(ref, claim, receive_count, reason, wait, throttled=True, turn=True)
         try:
-            job = self._post(source.kind, url, webhook, planned.candidates)
+            job = self._post(source.kind, url, webhook, planned)
         except RequestRejected as exc:
             reason = redact(
                 str(exc)
@@ -268,16 +276,15 @@ class SubmitService:
         except Exception as exc:  # noqa: BLE001 - the counter catches up with the next answer or 429
             logger.warning("could not raise the rate counter", extra={"error_type": type(exc).__name__})
 
-    def _post(self, kind: Kind, url: str, webhook: str | None, candidates: list[dict[str, str]]) -> JobCreated:
+    def _post(self, kind: Kind, url: str, webhook: str | None, planned: submission_plan.Plan) -> JobCreated:
         if kind is Kind.VOICEPRINT:
             return self._client.submit_voiceprint(url, webhook=webhook, model=self._settings.model)
         return self._client.submit_identify(
             url,
-            voiceprints=candidates,
+            voiceprints=planned.candidates,
             webhook=webhook,
             model=self._settings.model,
-            threshold=self._settings.identify_threshold,
-            exclusive=self._settings.identify_exclusive,
+            options=planned.options or IdentifyOptions(),
             # An identification's output grows with the recording (24 h of audio: megabytes), past what a webhook
             # body may carry; the webhook function fetches it with GET /v1/jobs/{id} instead.
             status_only_webhook=True,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from voiceprint.job_store import JobStore
     from voiceprint.label_health import LabelHealth
     from voiceprint.label_health_store import LabelHealthStore
+    from voiceprint.calibration_store import CalibrationStore
     from voiceprint.opt_out_list import OptOutList
     from voiceprint.pyannote_client import PyannoteClient
     from voiceprint.rate_allowance import RateAllowance
@@ -90,6 +91,12 @@ def record_queries(settings: Settings, client: DynamoDBClient | None = None) -> 
     from voiceprint.record_queries import RecordQueries
 
     return RecordQueries(client or dynamodb(), settings.table_name)
+
+
+def calibration_store(settings: Settings, client: DynamoDBClient) -> CalibrationStore:
+    from voiceprint.calibration_store import CalibrationStore
+
+    return CalibrationStore(client, settings.table_name)
 
 
 def opt_out_list(settings: Settings, client: DynamoDBClient) -> OptOutList:
