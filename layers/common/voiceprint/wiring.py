@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from voiceprint.budget_store import BudgetStore
+    from voiceprint.calibration_store import CalibrationStore
     from voiceprint.job_store import JobStore
     from voiceprint.label_health import LabelHealth
     from voiceprint.label_health_store import LabelHealthStore
-    from voiceprint.calibration_store import CalibrationStore
     from voiceprint.opt_out_list import OptOutList
     from voiceprint.pyannote_client import PyannoteClient
     from voiceprint.rate_allowance import RateAllowance
