@@ -31,7 +31,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from voiceprint_cli import backfill_command, erasure_command, optout_command, reenrol_command, review_command
+from voiceprint_cli import (
+    backfill_command,
+    calibrate_command,
+    erasure_command,
+    optout_command,
+    reenrol_command,
+    review_command,
+)
 from voiceprint_cli import doctor as doctor_checks
 from voiceprint_cli.api import LOCAL_URL, ApiError, ResultsApi
 from voiceprint_cli.deployed import LOCAL_ENDPOINT
@@ -84,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     optout_command.add_parser(commands, [after])
     reenrol_command.add_parser(commands, [after])
     review_command.add_parser(commands, [after])
+    calibrate_command.add_parser(commands, [after])
     retention = commands.add_parser(
         "retention",
         parents=[after],
@@ -389,6 +397,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         "optout": lambda: optout_command.run(args, out, err),
         "reenrol": lambda: reenrol_command.run(args, out),
         "review": lambda: review_command.run(args, out, err),
+        "calibrate": lambda: calibrate_command.run(args, out, err),
     }
     if args.command in with_aws:
         return with_aws[args.command]()
