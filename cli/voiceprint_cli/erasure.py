@@ -47,6 +47,7 @@ class Found:
     candidates: tuple[str, ...] = ()
     matches: str | None = None  # JSON text
     result: str | None = None  # JSON text
+    reviews: str | None = None  # JSON text: review decisions name who a speaker was
     result_location: str | None = None  # s3://bucket/key
     consent_ref: str | None = None
     created_at: int | None = None
@@ -62,7 +63,14 @@ class PersonRecords(Protocol):
         """Mark the record erased, then delete it."""
         ...
 
-    def redact(self, found: Found, candidates: Sequence[str], matches: str | None, result: str | None) -> None: ...
+    def redact(
+        self,
+        found: Found,
+        candidates: Sequence[str],
+        matches: str | None,
+        result: str | None,
+        reviews: str | None = None,
+    ) -> None: ...
 
 
 class Sources(Protocol):
@@ -187,13 +195,14 @@ def erase(
             candidates = [ERASED if normalise_label(c) == label else c for c in found.candidates]
             matches, in_matches = redact_json(found.matches, label)
             result, in_result = redact_json(found.result, label)
+            reviews, in_reviews = redact_json(found.reviews, label)
             in_candidates = list(found.candidates) != candidates
             in_output = bool(found.result_location) and (dry_run or results.redact(str(found.result_location), label))
-            if not (in_candidates or in_matches or in_result or in_output):
+            if not (in_candidates or in_matches or in_result or in_output or in_reviews):
                 continue  # the scan's substring match named someone else
             receipt.identificationsRedacted.append({**where, "group": found.group})
             if not dry_run:
-                records.redact(found, candidates, matches, result)
+                records.redact(found, candidates, matches, result, reviews if in_reviews else None)
         if found.job_id and found.completed_at:
             latest_job = max(latest_job, found.completed_at)
     if health is not None and not dry_run:

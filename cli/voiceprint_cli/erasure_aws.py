@@ -28,7 +28,8 @@ class TableRecords:
         params: dict[str, Any] = {
             "TableName": self._table,
             # `contains` on a string is a substring match: erase() keeps only exact mentions.
-            "FilterExpression": "label = :l OR contains(candidates, :l) OR contains(matches, :l) OR contains(#r, :l)",
+            "FilterExpression": "label = :l OR contains(candidates, :l) OR contains(matches, :l) OR contains(#r, :l) "
+            "OR contains(reviews, :l)",
             "ExpressionAttributeNames": {"#r": "result"},
             "ExpressionAttributeValues": {":l": {"S": label}},
         }
@@ -52,6 +53,7 @@ class TableRecords:
                     candidates=tuple(str(c) for c in item.get("candidates") or ()),
                     matches=item.get("matches"),
                     result=item.get("result"),
+                    reviews=item.get("reviews"),
                     result_location=item.get("resultLocation"),
                     consent_ref=item.get("consentRef"),
                     created_at=int(item["createdAt"]) if "createdAt" in item else None,
@@ -73,7 +75,14 @@ class TableRecords:
             return  # already gone
         self._ddb.delete_item(TableName=self._table, Key=key)
 
-    def redact(self, found: Found, candidates: Sequence[str], matches: str | None, result: str | None) -> None:
+    def redact(
+        self,
+        found: Found,
+        candidates: Sequence[str],
+        matches: str | None,
+        result: str | None,
+        reviews: str | None = None,
+    ) -> None:
         values: dict[str, Any] = {":c": _TO.serialize(list(candidates))}
         sets = ["candidates = :c"]
         if matches is not None:
@@ -82,6 +91,9 @@ class TableRecords:
         if result is not None:
             sets.append("#r = :r")
             values[":r"] = {"S": result}
+        if reviews is not None:
+            sets.append("reviews = :v")
+            values[":v"] = {"S": reviews}
         # Deleted meanwhile (its source removed): nothing left to redact.
         with contextlib.suppress(self._ddb.exceptions.ConditionalCheckFailedException):
             self._ddb.update_item(

@@ -187,3 +187,6 @@ def test_each_set_of_review_decisions_is_announced_once_with_its_own_id() -> Non
     unchanged = copy.deepcopy(record)
     unchanged["dynamodb"]["OldImage"]["reviews"] = unchanged["dynamodb"]["NewImage"]["reviews"]
     assert events_for(unchanged) == []
+    redacted = copy.deepcopy(unchanged)  # voiceprint erase replaced the label: no one decided anything
+    redacted["dynamodb"]["NewImage"]["reviews"] = {"S": json.dumps({"S1": {**decided["S1"], "label": "[erased]"}})}
+    assert events_for(redacted) == []

@@ -65,16 +65,27 @@ class Fakes:
 
     def mentioning(self, label: str) -> Iterator[Found]:  # a substring match, as the scan's `contains`
         for f in list(self.found.values()):
-            if label in json.dumps([f.label, f.candidates, f.matches, f.result], ensure_ascii=False):
+            if label in json.dumps([f.label, f.candidates, f.matches, f.result, f.reviews], ensure_ascii=False):
                 yield f
 
     def erase(self, found: Found, now: float) -> None:
         self.erased.append(found.key)
         del self.found[(found.pk, found.sk)]
 
-    def redact(self, found: Found, candidates: Sequence[str], matches: str | None, result: str | None) -> None:
+    def redact(
+        self,
+        found: Found,
+        candidates: Sequence[str],
+        matches: str | None,
+        result: str | None,
+        reviews: str | None = None,
+    ) -> None:
         self.found[(found.pk, found.sk)] = frozen.replace(
-            found, candidates=tuple(candidates), matches=matches, result=result
+            found,
+            candidates=tuple(candidates),
+            matches=matches,
+            result=result,
+            reviews=found.reviews if reviews is None else reviews,
         )
 
     def delete_versions(self, bucket: str, key: str) -> list[str]:
@@ -132,6 +143,20 @@ def test_the_persons_voiceprints_go_and_their_label_is_redacted_everywhere_it_wa
     assert receipt.warnings == []  # the audio went too
     kept = Fakes(_voiceprint("alice")).run("alice")
     assert "enrol it again" in kept.warnings[0]  # without --with-source the audio could be enrolled again
+
+
+def test_a_review_that_named_the_person_is_redacted_too() -> None:
+    """A relabelled speaker may be someone the identification never compared against: the decision names them."""
+    reviewed = frozen.replace(
+        _identification("call", ("bob",)),
+        reviews=json.dumps({"SPEAKER_01": {"decision": "relabelled", "label": "alice", "by": "ops", "at": 1}}),
+    )
+    fakes = Fakes(reviewed)
+    receipt = fakes.run("alice")
+    assert [i["key"] for i in receipt.identificationsRedacted] == ["identify/team/call.wav"]
+    call = fakes.found[("OBJ#in/identify/team/call.wav", "VER#v1")]
+    assert json.loads(str(call.reviews))["SPEAKER_01"]["label"] == ERASED
+    assert call.candidates == ("bob",)
 
 
 def test_a_label_that_only_contains_the_name_is_someone_else() -> None:

@@ -91,8 +91,8 @@ def events_for(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             found.append((detail_type, detail_of(new), ""))
             if new.review_queue == QUEUED:
                 found.append((f"{_NAMES[Kind.IDENTIFY]} {NEEDS_REVIEW}", review_detail(new), ""))
-        elif detail_type is not None and old is not None and new.reviews and new.reviews != old.reviews:
-            digest = hashlib.sha256(new.reviews.encode()).hexdigest()
+        elif detail_type is not None and old is not None and _decisions(new) != _decisions(old):
+            digest = hashlib.sha256(str(new.reviews).encode()).hexdigest()
             found.append((f"{_NAMES[Kind.IDENTIFY]} {REVIEWED}", review_detail(new), digest))
     elif name == "REMOVE" and old is not None:
         detail = detail_of(old)
@@ -103,6 +103,11 @@ def events_for(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         (detail_type, {**detail, "eventId": event_id(pk, sk, detail_type + (f"|{unique}" if unique else ""))})
         for detail_type, detail, unique in found
     ]
+
+
+def _decisions(record: Record) -> dict[str, tuple[Any, Any]]:
+    """Who decided what when, per speaker: an erasure's redaction of a label is not a new decision."""
+    return {speaker: (d.get("decision"), d.get("at")) for speaker, d in record.reviews_map().items()}
 
 
 def review_detail(record: Record) -> dict[str, Any]:
