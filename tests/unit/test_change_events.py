@@ -182,7 +182,9 @@ def test_each_set_of_review_decisions_is_announced_once_with_its_own_id() -> Non
     assert (detail["review"], detail["reviews"]) == ("done", decided)
     changed = copy.deepcopy(record)
     changed["dynamodb"]["OldImage"]["reviews"] = {"S": json.dumps(decided)}
-    changed["dynamodb"]["NewImage"]["reviews"] = {"S": json.dumps({"S1": {**decided["S1"], "label": "frank", "at": 1764000200}})}
+    changed["dynamodb"]["NewImage"]["reviews"] = {
+        "S": json.dumps({"S1": {**decided["S1"], "label": "frank", "at": 1764000200}})
+    }
     assert events_for(changed)[0][1]["eventId"] != detail["eventId"]  # a second decision is news of its own
     unchanged = copy.deepcopy(record)
     unchanged["dynamodb"]["OldImage"]["reviews"] = unchanged["dynamodb"]["NewImage"]["reviews"]

@@ -1,9 +1,10 @@
 """Each group's calibrated matching threshold (`voiceprint calibrate --group G --store`), in the jobs table.
 
-Items: pk "CALIBRATION", sk "<group>" ("" for the top level), with `threshold` (0-100), `precision` and `recall` at
-it, `reviewed` (the decisions it was measured on) and `calibratedAt`. No TTL and no index attribute, like the
-opt-out list: consumers that scan the table skip them. Read with one GetItem per identification submitted (the
-group's threshold replaces the stack's IdentifyThreshold); written by the operator's CLI only.
+Items: pk "CALIBRATION", sk "g#<group>" (a key may not be empty: "g#" is the top level), with `threshold`
+(0-100), `precision` and `recall` at it, `reviewed` (the decisions it was measured on) and `calibratedAt`. No TTL
+and no index attribute, like the opt-out list: consumers that scan the table skip them. Read with one GetItem per
+identification submitted (the group's threshold replaces the stack's IdentifyThreshold); written by the
+operator's CLI only.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 PK = "CALIBRATION"
+
+
+def _keys(group: str) -> dict[str, str]:
+    return {"pk": PK, "sk": f"g#{group}"}
 
 
 @frozen
@@ -39,7 +44,7 @@ class CalibrationStore:
         return found.threshold if found is not None else None
 
     def get(self, group: str) -> Calibration | None:
-        resp = self._ddb.get_item(TableName=self._table, Key=to_ddb({"pk": PK, "sk": group}))
+        resp = self._ddb.get_item(TableName=self._table, Key=to_ddb(_keys(group)))
         if "Item" not in resp:
             return None
         item = from_ddb(resp["Item"])
@@ -54,8 +59,7 @@ class CalibrationStore:
 
     def put(self, calibration: Calibration) -> None:
         item: dict[str, Any] = {
-            "pk": PK,
-            "sk": calibration.group,
+            **_keys(calibration.group),
             "threshold": calibration.threshold,
             "reviewed": calibration.reviewed,
             "calibratedAt": calibration.calibrated_at,
@@ -66,5 +70,5 @@ class CalibrationStore:
         self._ddb.put_item(TableName=self._table, Item=to_ddb(item))
 
     def remove(self, group: str) -> bool:
-        resp = self._ddb.delete_item(TableName=self._table, Key=to_ddb({"pk": PK, "sk": group}), ReturnValues="ALL_OLD")
+        resp = self._ddb.delete_item(TableName=self._table, Key=to_ddb(_keys(group)), ReturnValues="ALL_OLD")
         return "Attributes" in resp
