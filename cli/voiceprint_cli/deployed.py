@@ -20,6 +20,10 @@ class Deployed:
     endpoint: str | None
 
     def client(self, service: str) -> Any:
+        if service == "s3":  # presigned links signed with SigV4, as the functions' are (SigV2 is legacy)
+            from botocore.config import Config
+
+            return self.session.client(service, endpoint_url=self.endpoint, config=Config(signature_version="s3v4"))
         return self.session.client(service, endpoint_url=self.endpoint)
 
     def of_type(self, kind: str) -> dict[str, str]:

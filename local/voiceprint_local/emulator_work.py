@@ -41,7 +41,9 @@ def identify(request: dict[str, Any], voiceprint: str, length: float) -> dict[st
     scores = {vp["label"]: voiceprints.compare(voiceprint, vp["voiceprint"]) for vp in request["voiceprints"]}
     best = max(scores, key=lambda k: scores[k])
     match = best if scores[best] >= threshold else None
-    segment = {"speaker": "SPEAKER_00", "start": 0.0, "end": round(length, 3)}
+    segment: dict[str, Any] = {"speaker": "SPEAKER_00", "start": 0.0, "end": round(length, 3)}
+    if request.get("turnLevelConfidence"):  # how sure the turn is its diarization speaker's: one speaker, sure
+        segment["confidence"] = {"SPEAKER_00": 100}
     return {
         "diarization": [segment],
         "identification": [{**segment, "diarizationSpeaker": "SPEAKER_00", "match": match}],

@@ -153,6 +153,23 @@ def test_identify_answers_from_the_voiceprints(emu: Emulator, clock: ManualClock
         answer["output"]["voiceprints"][0]["confidence"]["Bob"]
         > answer["output"]["voiceprints"][0]["confidence"]["Alice"]
     )
+    assert "confidence" not in ident  # turn-level confidence only when asked for
+
+
+def test_identify_gives_turn_level_confidence_when_asked(emu: Emulator, clock: ManualClock) -> None:
+    [enrol] = [_media_job(emu, wav_bytes(2.0, "bob"))]
+    clock.advance(5)
+    emu.tick()
+    prints = [{"label": "Bob", "voiceprint": emu.jobs[enrol].output["voiceprint"]}]  # type: ignore[index]
+    body = {"voiceprints": prints, "turnLevelConfidence": True}
+    openapi_spec.validate("IdentifyRequest", {"url": "media://tests/a.wav", **body})
+    job_id = _media_job(emu, wav_bytes(3.0, "bob", seed=7), "/v1/identify", **body)
+    clock.advance(5)
+    emu.tick()
+    answer = requests.get(f"{emu.url}/v1/jobs/{job_id}", headers=AUTH, timeout=5).json()
+    openapi_spec.validate("IdentifyJob", answer)
+    for segment in answer["output"]["identification"] + answer["output"]["diarization"]:
+        assert segment["confidence"] == {"SPEAKER_00": 100}
 
 
 def test_identify_with_real_embeddings(emu: Emulator, clock: ManualClock) -> None:
