@@ -16,6 +16,7 @@ from typing import Any
 
 from voiceprint import frozen, label_health
 from voiceprint.budget_store import Charge, ChargeResult, Limits
+from voiceprint.calibration_store import Calibration
 from voiceprint.identify_options import IdentifyOptions
 from voiceprint.job_state import RECLAIMABLE, TERMINAL, FailureCode, Kind, Outcome, Status
 from voiceprint.job_store import ApplyResult, Claim, ClaimHeld, LostClaim, voiceprint_expiry
@@ -422,13 +423,33 @@ class FakeBudget:
 
 
 class FakeThresholds:
-    """Each group's calibrated threshold in a dict, as CalibrationStore reads it."""
+    """Each group's calibration in dicts, with CalibrationStore's reads and writes (tests/contract holds the two
+    alike); `by_group` can also be set directly."""
 
     def __init__(self) -> None:
         self.by_group: dict[str, int] = {}
+        self.calibrations: dict[str, Calibration] = {}
 
     def threshold(self, group: str) -> int | None:
         return self.by_group.get(group)
+
+    def get(self, group: str) -> Calibration | None:
+        return self.calibrations.get(group) if group in self.by_group else None
+
+    def put(self, calibration: Calibration) -> None:
+        c = calibration
+
+        def kept(v: float | None) -> float | None:  # the adapter keeps 4 decimals
+            return None if v is None else round(v, 4)
+
+        self.calibrations[c.group] = Calibration(
+            c.group, c.threshold, kept(c.precision), kept(c.recall), c.reviewed, c.calibrated_at
+        )
+        self.by_group[calibration.group] = calibration.threshold
+
+    def remove(self, group: str) -> bool:
+        self.calibrations.pop(group, None)
+        return self.by_group.pop(group, None) is not None
 
 
 class FakeOptOuts:

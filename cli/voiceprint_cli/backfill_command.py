@@ -79,7 +79,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if inventory:
         listing = aws.InventoryListing(stack.client("s3"), inventory)
         if listing.bucket != bucket:
-            err.write(safe(f"backfill: the inventory is of bucket {listing.bucket!r}, not the stack's {bucket!r}\n"))
+            err.write(
+                safe(f"backfill: the inventory is of bucket {listing.bucket!r}, not the stack's {bucket!r}") + "\n"
+            )
             return 3
     state_path = None if sweeping else (args.state or _default_state(stack.name, bucket))
     if state_path is not None and args.restart and state_path.exists():

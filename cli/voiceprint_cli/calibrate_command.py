@@ -112,7 +112,9 @@ def _percent(value: float | None) -> str:
 
 def _print(report: dict[str, Any], out: TextIO) -> None:
     group = report["group"] or "top level"
-    out.write(safe(f"{group}: {report['identifications']} identifications, {report['reviewed']} reviewed speakers\n"))
+    out.write(
+        safe(f"{group}: {report['identifications']} identifications, {report['reviewed']} reviewed speakers") + "\n"
+    )
     out.write("threshold  precision  recall  matched\n")
     for p in report["points"][::5]:
         out.write(
@@ -126,4 +128,4 @@ def _print(report: dict[str, Any], out: TextIO) -> None:
         for c in changes:
             out.write(safe(f"  {c['jobId']} {c['speaker']}: {c['was']} -> {c['wouldBe']}  ({c['key']})") + "\n")
     if "stored" in report:
-        out.write(safe(f"stored: {group} identifies at threshold {report['stored']} from now on\n"))
+        out.write(safe(f"stored: {group} identifies at threshold {report['stored']} from now on") + "\n")

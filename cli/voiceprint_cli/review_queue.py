@@ -13,8 +13,10 @@ from voiceprint.frozen import frozen
 from voiceprint.record import Record
 from voiceprint.review import Decision, SpeakerDecision, best_of
 from voiceprint.submission_checks import normalise_label
+from voiceprint_cli.wav_clips import WavLayout, layout
 
 MAX_PAGES = 1000  # bounded: a queue of a million waits is read in pages of 1 MB
+ENROL_MAX_SECONDS = 30.0  # pyannoteAI's limit for a voiceprint's sample
 
 
 class Queries(Protocol):
@@ -127,3 +129,60 @@ def decide(
         label = None
     made = SpeakerDecision(speaker, decision, label, by, int(now))
     return store.decide(record, {speaker: made}, now=now)
+
+
+class Audio(Protocol):
+    """A recording read by byte range (review_aws.ReviewSources)."""
+
+    def header(self, bucket: str, key: str, version_id: str | None) -> bytes: ...
+    def read(self, bucket: str, key: str, version_id: str | None, first: int, last: int) -> bytes: ...
+
+
+def wav_layout(audio: Audio, record: Record) -> WavLayout | None:
+    """Where the recording's samples are, when it is PCM WAV (None: another format, not cut)."""
+    return layout(audio.header(str(record.bucket), str(record.object_key), record.version_id))
+
+
+def segment_links(spans: list[tuple[float, float]], source_link: str, wav: WavLayout | None) -> list[dict[str, Any]]:
+    """Each segment with its own link: the source's short-lived link with a media fragment (`#t=start,end`, which a
+    browser plays alone); for WAV, the segment's byte range too."""
+    found = []
+    for start, end in spans:
+        entry: dict[str, Any] = {"start": start, "end": end, "link": f"{source_link}#t={start:g},{end:g}"}
+        span = wav.byte_range(start, end) if wav else None
+        if span:
+            entry["bytes"] = f"{span[0]}-{span[1]}"
+        found.append(entry)
+    return found
+
+
+def clips(audio: Audio, record: Record, wav: WavLayout, spans: list[tuple[float, float]]) -> list[bytes]:
+    """Each segment as a playable WAV, read by byte range (only its bytes leave the bucket)."""
+    made = []
+    for start, end in spans:
+        span = wav.byte_range(start, end)
+        if span:
+            made.append(wav.clip(audio.read(str(record.bucket), str(record.object_key), record.version_id, *span)))
+    return made
+
+
+def enrolment_sample(audio: Audio, record: Record, speaker: str, result: Mapping[str, Any]) -> bytes:
+    """One WAV of the speaker's segments end to end, at most ENROL_MAX_SECONDS (a voiceprint's limit): the sample
+    a confirmed speaker is enrolled from with `review confirm --enrol`."""
+    wav = wav_layout(audio, record)
+    if wav is None:
+        raise ReviewError("--enrol cuts the speaker's segments out of the recording: only PCM WAV can be cut")
+    spans, left = [], ENROL_MAX_SECONDS
+    for start, end in segments(result, speaker):
+        if left <= 0:
+            break
+        spans.append((start, min(end, start + left)))
+        left -= spans[-1][1] - start
+    samples = b"".join(
+        audio.read(str(record.bucket), str(record.object_key), record.version_id, *span)
+        for start, end in spans
+        if (span := wav.byte_range(start, end))
+    )
+    if not samples:
+        raise ReviewError(f"speaker {speaker!r} has no segment to enrol from")
+    return wav.clip(samples)

@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Any
 
 from voiceprint_cli.terminal import safe
-from voiceprint_local import speech
+from voiceprint_local import speech, template
 from voiceprint_local.audio_samples import silent_wav, wav_bytes
 from voiceprint_local.speech import speech_wav
 from voiceprint_local.stack import ACCESS_KEY, REGION, SECRET_KEY, LocalStack, StackOptions, wait_for
@@ -173,6 +173,7 @@ def serve(args: argparse.Namespace) -> int:
         emulator_port=args.emulator_port,
         log_level="INFO",
         emulator=_emulator_options(args),
+        parameters=dict(args.parameter),
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -206,6 +207,13 @@ Results are printed below as they arrive. Ctrl-C stops everything.
     return 0
 
 
+def _parameter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or name not in template.parameter_defaults():
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=VALUE with a parameter of template.yaml")
+    return name, value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="voiceprint_local", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -218,6 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--aws-port", type=int, default=4566)
     p_serve.add_argument("--api-port", type=int, default=3000)
     p_serve.add_argument("--emulator-port", type=int, default=8765)
+    p_serve.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        type=_parameter,
+        metavar="NAME=VALUE",
+        help="a template parameter, as `sam deploy --parameter-overrides` takes it (e.g. ReviewBand=70-92)",
+    )
     for p in (p_demo, p_serve):
         p.add_argument("--embeddings", action="store_true", help="real speaker embeddings (optional extra)")
     args = parser.parse_args(argv)

@@ -21,8 +21,13 @@ def settle(stack: LocalStack, keys: list[str], timeout: float = 30) -> dict[str,
 
 def cli_json(stack: LocalStack, *args: str) -> Any:
     """`voiceprint --local ... --json <args>` against this stack, which must exit 0: its JSON answer."""
+    return json.loads(cli_text(stack, "--json", *args))
+
+
+def cli_text(stack: LocalStack, *args: str) -> str:
+    """`voiceprint --local ... <args>` against this stack, which must exit 0: what it printed."""
     assert stack.api is not None
     out, err = io.StringIO(), io.StringIO()
-    flags = ["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url, "--json"]
+    flags = ["--local", "--aws-endpoint", stack.aws_url, "--api", stack.api.url]
     assert main([*flags, *args], out=out, err=err) == 0, err.getvalue()
-    return json.loads(out.getvalue())
+    return out.getvalue()

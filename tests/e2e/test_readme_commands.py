@@ -4,6 +4,7 @@ so the README cannot drift from what works."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -45,6 +47,7 @@ NOT_RUN = {
 # Commands run below, by prefix (the test that runs each is named).
 RUN = {
     "scripts/run-local.sh --embeddings": "test_the_demo_with_real_embeddings",
+    "scripts/run-local.sh serve --embeddings --parameter": "test_serve_with_stack_parameters",
     "scripts/run-local.sh serve": "test_serve_and_the_commands_shown_with_it",
     "scripts/run-local.sh": "test_the_run_command",
     "scripts/reliability.sh --burst-uploads 1000 --chaos-uploads 200 --pacing-uploads 0 --seed 11": (
@@ -127,11 +130,11 @@ def test_the_small_reliability_run() -> None:
     assert report.count("PASS") == 2  # the burst and the chaos run
 
 
-@pytest.fixture
-def serving() -> Iterator[subprocess.Popen[str]]:
-    """`scripts/run-local.sh serve` as a user starts it, stopped with Ctrl-C (SIGINT) afterwards."""
-    process = subprocess.Popen(
-        ["bash", "-c", "scripts/run-local.sh serve"],  # noqa: S607
+@contextlib.contextmanager
+def _serve(command: str) -> Iterator[subprocess.Popen[str]]:
+    """The README's `scripts/run-local.sh serve ...` as a user starts it, stopped with Ctrl-C (SIGINT) afterwards."""
+    process = subprocess.Popen(  # noqa: S603 - the README's own command
+        ["bash", "-c", command],  # noqa: S607
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -161,6 +164,30 @@ def serving() -> Iterator[subprocess.Popen[str]]:
             process.wait(timeout=10)
 
 
+def _served_client(service: str) -> Any:
+    """A client of the served stack, with the credentials `serve` prints."""
+    session = boto3.session.Session(
+        aws_access_key_id="local", aws_secret_access_key="local-secret-key", region_name="eu-west-1"
+    )
+    return session.client(service, endpoint_url="http://127.0.0.1:4566")  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def serving() -> Iterator[subprocess.Popen[str]]:
+    with _serve("scripts/run-local.sh serve") as process:
+        yield process
+
+
+@pytest.mark.timeout(600)  # a whole script run, venv included
+def test_serve_with_stack_parameters() -> None:
+    command = next(c for c in readme_commands() if c.startswith("scripts/run-local.sh serve --embeddings --parameter"))
+    with _serve(command):
+        cloudformation = _served_client("cloudformation")
+        [stack] = cloudformation.describe_stacks()["Stacks"]
+        given = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+        assert (given["ReviewBand"], given["IdentifyThreshold"]) == ("70-92", "70")
+
+
 def _block_after(heading: str) -> list[str]:
     """The lines of the first `sh` block after `heading` in the README, as written."""
     text = README.read_text()
@@ -181,13 +208,7 @@ def test_serve_and_the_commands_shown_with_it(serving: subprocess.Popen[str], tm
     assert '"Items"' in out  # the scan's answer
 
     # The CLI block's local lines, after alice's voiceprint exists (the status line asks for it).
-    s3 = boto3.client(
-        "s3",
-        endpoint_url="http://127.0.0.1:4566",
-        region_name="eu-west-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local-secret-key",
-    )
+    s3 = _served_client("s3")
     s3.put_object(
         Bucket="voiceprint-local-inputbucket-local", Key="voiceprints/alice.wav", Body=wav_bytes(3.0, "alice")
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.helpers import cli_json, settle
+from tests.e2e.helpers import cli_json, cli_text, settle
 from voiceprint_local import speech
 from voiceprint_local.stack import LocalStack, StackOptions, running, wait_for
 
@@ -61,7 +62,7 @@ def _speaker(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_grey_band_identifications_are_reviewed_and_calibrate_a_threshold_that_changes_later_matches(
-    stack: LocalStack,
+    stack: LocalStack, tmp_path: Path
 ) -> None:
     enrol = [f"voiceprints/{GROUP}{who}.wav" for who in ENROLLED]
     for key, who in zip(enrol, ENROLLED, strict=True):
@@ -95,17 +96,31 @@ def test_grey_band_identifications_are_reviewed_and_calibrate_a_threshold_that_c
 
     assert wait_for(announced, 30, 0.2), [(e["detail-type"], e["detail"].get("jobId")) for e in seen]
 
-    shown = cli_json(stack, "review", "show", next(iter(queued)))
-    assert shown["segments"]["SPEAKER_00"][0][0] == 0.0
-    assert shown["source"]["url"].startswith(stack.aws_url)
-    assert "X-Amz-Signature=" in shown["source"]["url"]
+    alice_job = records[f"identify/{GROUP}first-alice-2.wav"]["jobId"]
+    shown = cli_json(stack, "review", "show", alice_job, "--clips", str(tmp_path))
+    [segment] = shown["segments"]["SPEAKER_00"]
+    assert shown["source"]["cutByByteRange"] is True
+    assert segment["link"].startswith(stack.aws_url)
+    assert "X-Amz-Signature=" in segment["link"]
+    assert segment["link"].endswith(f"#t=0,{segment['end']:g}")  # a media fragment: the segment alone
+    source = speech.speech_wav("alice", 2, sentences=1)
+    first, last = (int(b) for b in segment["bytes"].split("-"))
+    clip = Path(segment["clip"]).read_bytes()
+    assert clip[44:] == source[first : last + 1]  # the clip is the segment's own bytes, behind a header
+    assert clip[:4] == b"RIFF"
+    assert first == 44  # the samples start after the header
 
     # The reviewer knows who spoke: confirm alice, reject the rest.
     for job, who in queued.items():
         action = "confirm" if who in ENROLLED else "reject"
-        row = cli_json(stack, "review", action, job, "--speaker", "SPEAKER_00")
+        enrol = ["--enrol", "--consent", "review-2026-11"] if who in ENROLLED else []
+        row = cli_json(stack, "review", action, job, "--speaker", "SPEAKER_00", *enrol)
         assert row["speakers"][0]["decision"]["decision"] == f"{action}ed"
         assert row["review"] == "done"
+        if enrol:  # a new voiceprint of alice from this recording's segments, enrolled by the pipeline
+            enrolled = settle(stack, [row["enrolled"]["key"]], timeout=120)[row["enrolled"]["key"]]
+            assert (enrolled["status"], enrolled["label"], enrolled["group"]) == ("succeeded", "alice", GROUP)
+            assert enrolled["consentRef"] == "review-2026-11"
     assert cli_json(stack, "review", "list") == []
 
     def reviewed() -> bool:
@@ -123,6 +138,9 @@ def test_grey_band_identifications_are_reviewed_and_calibrate_a_threshold_that_c
     assert rejected < report["proposed"] <= confirmed["confidence"]
     assert report["stored"] == report["proposed"]
     assert {c["jobId"] for c in report["shadow"]["changes"]} == wrong  # the past matches it would have undone
+    printed = cli_text(stack, "calibrate", "--group", GROUP)  # as a person reads it: one line per row
+    assert f"in use: {report['stored']}" in printed
+    assert "\\x0a" not in printed
 
     # Later identifications of the same voices go out with the group's threshold: the impostors are no longer
     # matched, alice and bob still are.
