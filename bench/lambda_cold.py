@@ -10,9 +10,11 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.stats import paired_ratio
 from voiceprint_local import lambda_artifacts, template
 
 ROOT = template.ROOT
@@ -33,11 +35,12 @@ IMPORT_COSTS = {
     "Parameters (utilities.parameters)": "aws_lambda_powertools.utilities.parameters",
 }
 IMPORT_BASELINE = "aws_lambda_powertools.logging,aws_lambda_powertools.metrics,boto3"
+EXTRA_BATCH = 15  # rounds added at a time to the functions whose interval straddles the budget
 
 
 @dataclass
 class ColdResults:
-    rounds: int
+    rounds: int  # every function's; those left inconclusive got more (len(ours[name]))
     ours: dict[str, list[float]] = field(default_factory=dict)  # init ms, one per round
     floor: dict[str, list[float]] = field(default_factory=dict)
     import_costs: dict[str, list[float]] = field(default_factory=dict)  # ms over the baseline, per round
@@ -68,23 +71,51 @@ def _init_ms(module: str, path: list[str], env: dict[str, str]) -> float:
         return float(json.loads(out.read_text())["init_ms"])
 
 
-def measure(build_dir: Path, runtime: Path, rounds: int) -> ColdResults:
+def _pair(build_dir: Path, runtime: Path, name: str, r: int, results: ColdResults) -> None:
+    """One round of one function: ours and its floor, in an order that alternates by round."""
+    logical_id, floor_module = FUNCTIONS[name]
+    env = _env(logical_id)
+    sides = [
+        ("app", lambda_artifacts.function_path(build_dir, logical_id, runtime)),
+        (floor_module, [str(BENCH), str(runtime)]),
+    ]
+    order = sides if r % 2 == 0 else sides[::-1]
+    timed = {module: _init_ms(module, path, env) for module, path in order}
+    results.ours.setdefault(name, []).append(timed["app"])
+    results.floor.setdefault(name, []).append(timed[floor_module])
+
+
+def measure(
+    build_dir: Path, runtime: Path, rounds: int, *, budget: float | None = None, max_rounds: int = 0
+) -> ColdResults:
+    """`rounds` paired rounds of every function; then, with a `budget`, more rounds (EXTRA_BATCH at a time, up to
+    `max_rounds` in all) for the functions whose interval still straddles it, so that a verdict is decided rather
+    than left to one run's luck. The functions already decided are not measured again."""
     results = ColdResults(rounds)
     layer_path = [str(build_dir / "CommonLayer" / "python"), str(runtime)]
     for r in range(rounds):
-        for name, (logical_id, floor_module) in FUNCTIONS.items():
-            env = _env(logical_id)
-            sides = [
-                ("app", lambda_artifacts.function_path(build_dir, logical_id, runtime)),
-                (floor_module, [str(BENCH), str(runtime)]),
-            ]
-            order = sides if r % 2 == 0 else sides[::-1]
-            timed = {module: _init_ms(module, path, env) for module, path in order}
-            o, f = timed["app"], timed[floor_module]
-            results.ours.setdefault(name, []).append(o)
-            results.floor.setdefault(name, []).append(f)
+        for name in FUNCTIONS:
+            _pair(build_dir, runtime, name, r, results)
         for label, module in IMPORT_COSTS.items():
             base = _init_ms(IMPORT_BASELINE, layer_path, _env(None))
             both = _init_ms(f"{IMPORT_BASELINE},{module}", layer_path, _env(None))
             results.import_costs.setdefault(label, []).append(both - base)
+    if budget is not None:
+        extend(results, budget, max_rounds, lambda name, r: _pair(build_dir, runtime, name, r, results))
     return results
+
+
+def extend(results: ColdResults, budget: float, max_rounds: int, pair: Callable[[str, int], None]) -> None:
+    """Measure `pair(name, round)` EXTRA_BATCH rounds at a time for the functions whose interval straddles
+    `budget`, until none does or they have `max_rounds`."""
+    done = results.rounds
+    while done < max_rounds:
+        undecided = [
+            n for n in results.ours if paired_ratio(results.ours[n], results.floor[n], budget).verdict == "inconclusive"
+        ]
+        if not undecided:
+            return
+        for r in range(done, min(done + EXTRA_BATCH, max_rounds)):
+            for name in undecided:
+                pair(name, r)
+        done = min(done + EXTRA_BATCH, max_rounds)

@@ -38,3 +38,35 @@ def test_a_budget_is_over_only_when_the_whole_interval_is_above_it() -> None:
     assert straddling.verdict == "inconclusive"
     assert straddling.low <= 1.10 <= straddling.high
     assert (straddling.spread_low, straddling.spread_high, straddling.n) == (1.0, 1.2, 21)
+
+
+def test_only_undecided_cold_starts_get_more_rounds_until_decided_or_capped() -> None:
+    import itertools
+
+    from bench.lambda_cold import EXTRA_BATCH, ColdResults, extend
+
+    # Ratios by function, cycled: "fast" is clearly within 1.10; "near" straddles it with 10 and 25 pairs and is
+    # decided (within) with 40; "edge" sits on the budget and never decides.
+    ratios = {
+        "fast": [1.00, 1.02],
+        "near": [1.0 + 0.016 * ((k * 7) % 10) for k in range(10)],  # 1.00-1.14, median ~1.07
+        "edge": [1.05, 1.15],
+    }
+    cycles = {name: itertools.cycle(values) for name, values in ratios.items()}
+    results = ColdResults(rounds=10)
+    for name in ratios:
+        results.ours[name] = [100 * next(cycles[name]) for _ in range(10)]
+        results.floor[name] = [100.0] * 10
+    asked: list[tuple[str, int]] = []
+
+    def pair(name: str, r: int) -> None:
+        asked.append((name, r))
+        results.ours[name].append(100 * next(cycles[name]))
+        results.floor[name].append(100.0)
+
+    extend(results, 1.10, 10 + 4 * EXTRA_BATCH, pair)
+    counts = {name: len(results.ours[name]) for name in ratios}
+    assert counts["fast"] == 10  # decided from the start: never measured again
+    assert counts["near"] == 10 + 2 * EXTRA_BATCH  # more rounds until its interval left the budget
+    assert counts["edge"] == 10 + 4 * EXTRA_BATCH  # capped
+    assert sorted({r for name, r in asked if name == "edge"}) == list(range(10, 10 + 4 * EXTRA_BATCH))
