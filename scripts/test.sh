@@ -10,6 +10,7 @@ install_resemblyzer_weights .venv
 make_venv .venv-tools requirements-tools.txt
 make_venv .venv-scan requirements-scan.txt
 make_venv .venv-awscli requirements-awscli.txt  # the README's `aws --endpoint-url ...` examples, run as written
+make_venv .venv-plot requirements-plot.txt  # matplotlib: `voiceprint calibrate --png`, drawn in the tests
 
 echo "== ruff"
 .venv/bin/ruff check .

@@ -29,9 +29,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     calibrate.add_argument("--shadow", action="store_true", help="list the past matches the threshold would change")
     calibrate.add_argument("--store", action="store_true", help="use the threshold for the group from now on")
     calibrate.add_argument("--unset", action="store_true", help="go back to the stack's IdentifyThreshold")
-    calibrate.add_argument(
-        "--png", type=Path, help="draw the curve (needs .venv-plot: scripts/reliability.sh makes it)"
-    )
+    calibrate.add_argument("--png", type=Path, help="draw the curve (needs .venv-plot: scripts/test.sh makes it)")
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -96,7 +94,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _draw(report: dict[str, Any], png: Path, err: TextIO) -> None:
     python = ROOT / ".venv-plot" / "bin" / "python"
     if not python.exists():
-        err.write("no .venv-plot (scripts/reliability.sh makes it): the curve is not drawn\n")
+        err.write("no .venv-plot (scripts/test.sh makes it): the curve is not drawn\n")
         return
     with tempfile.NamedTemporaryFile("w", suffix=".json") as curve:
         curve.write(json.dumps(report))

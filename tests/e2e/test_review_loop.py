@@ -138,7 +138,8 @@ def test_grey_band_identifications_are_reviewed_and_calibrate_a_threshold_that_c
     assert rejected < report["proposed"] <= confirmed["confidence"]
     assert report["stored"] == report["proposed"]
     assert {c["jobId"] for c in report["shadow"]["changes"]} == wrong  # the past matches it would have undone
-    printed = cli_text(stack, "calibrate", "--group", GROUP)  # as a person reads it: one line per row
+    printed = cli_text(stack, "calibrate", "--group", GROUP, "--png", str(tmp_path / "curve.png"))  # as people read it
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # drawn in .venv-plot (scripts/test.sh)
     assert f"in use: {report['stored']}" in printed
     assert "\\x0a" not in printed
 
