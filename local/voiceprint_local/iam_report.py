@@ -46,8 +46,6 @@ JUSTIFIED: dict[tuple[str, str], str] = {
     ("events", "logs:PutLogEvents"): "Lambda writes the function's logs with its role",
     ("events", "xray:PutTraceSegments"): "Lambda's active tracing",
     ("events", "xray:PutTelemetryRecords"): "Lambda's active tracing",
-    ("submit", "dynamodb:GetItem"): "JobStore.apply_outcome reads the record when its conditional write loses: a "
-    "result adopted (an answer pyannoteAI already had) for a record that moved on meanwhile; not staged here",
     ("reconciler", "s3:DeleteObject"): "settlement.settle removes the output it placed when the record did not take "
     "it (deleted or settled with another output meanwhile); not staged here",
     ("webhook", "s3:DeleteObject"): "settlement.settle removes the output it placed when the record did not take it "
