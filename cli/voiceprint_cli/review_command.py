@@ -62,20 +62,19 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(safe(f"{row['jobId']}  {row['key']}  ({row['group'] or 'top level'})  {who}") + "\n")
             return 0
         record = review_queue.record_of(queries, args.job)
-        sources = ReviewSources(stack.client("s3"), stack.outputs.get("ResultsBucketName", ""))
+        s3 = stack.client("s3")
+        sources = ReviewSources(s3, stack.outputs.get("ResultsBucketName", ""))
         if args.action == "show":
-            shown = _show(record, sources, ObjectSource(stack.client("s3")), args.clips)
+            shown = _show(record, sources, ObjectSource(s3), args.clips)
             if args.json:
                 out.write(safe_json(shown) + "\n")
             else:
                 _print_show(shown, out)
             return 0
         # Cut before deciding: a recording that cannot be cut fails the command before anything is recorded.
-        sample = (
-            review_queue.enrolment_sample(sources, record, args.speaker, _result(record, sources) or {})
-            if (args.enrol)
-            else None
-        )
+        sample = None
+        if args.enrol:
+            sample = review_queue.enrolment_sample(sources, record, args.speaker, _result(record, sources) or {})
         identity = stack.client("sts").get_caller_identity()["Arn"]
         decided = review_queue.decide(
             ReviewStore(ddb, table),
