@@ -3,7 +3,7 @@ header tells where the samples start and how many bytes a second holds, so a seg
 playable clip is that read behind a header of its own. Only uncompressed PCM WAV can be cut this way; other formats
 get the source link and the offsets.
 
-Pure logic: the ranged reads are review_aws.SourceAudio's."""
+Pure logic: the ranged reads are review_aws.ReviewSources'."""
 
 from __future__ import annotations
 
@@ -73,9 +73,12 @@ def layout(header: bytes) -> WavLayout | None:
         body = at + 8
         if chunk == b"fmt " and size >= 16 and body + 16 <= len(header):
             code, channels, rate, _, _, bits = struct.unpack("<HHIIHH", header[body : body + 16])
+            if code == _EXTENSIBLE:  # the real format is the SubFormat GUID's first two bytes (PCM: 1)
+                sub = header[body + 24 : body + 26]
+                code = struct.unpack("<H", sub)[0] if size >= 26 and len(sub) == 2 else 0
             fmt = (code, channels, rate, bits)
         elif chunk == b"data":
-            if fmt is None or fmt[0] not in (_PCM, _EXTENSIBLE) or not fmt[1] or not fmt[2] or fmt[3] % 8:
+            if fmt is None or fmt[0] != _PCM or not fmt[1] or not fmt[2] or fmt[3] % 8:
                 return None
             return WavLayout(body, size, fmt[1], fmt[2], fmt[3])
         at = body + size + (size & 1)  # chunks are word-aligned

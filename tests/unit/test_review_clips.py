@@ -56,6 +56,14 @@ def test_only_pcm_wav_is_cut() -> None:
     assert layout(audio[:12]) is None  # no data chunk within the bytes read
     float_wav = audio[:20] + struct.pack("<H", 3) + audio[22:]  # IEEE float: not PCM
     assert layout(float_wav) is None
+    # WAVE_FORMAT_EXTENSIBLE: its SubFormat says PCM (cut) or IEEE float (not cut).
+    for sub, cut in ((1, True), (3, False)):
+        fmt = (
+            struct.pack("<HHIIHHHHI", 0xFFFE, 1, RATE, RATE * 2, 2, 16, 22, 16, 4) + struct.pack("<H", sub) + bytes(14)
+        )
+        extensible = b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + 16) + b"WAVEfmt " + struct.pack("<I", len(fmt))
+        extensible += fmt + b"data" + struct.pack("<I", 16) + bytes(16)
+        assert (layout(extensible) is not None) is cut
     # An odd-sized chunk before the data is padded to a word: the data is found after the pad byte.
     extra = b"LIST" + struct.pack("<I", 3) + b"abc\0"
     shifted = audio[:36] + extra + audio[36:]
