@@ -262,8 +262,9 @@ class JobStore(RecordQueries):
             legacy = " OR attribute_not_exists(kind)" if outcome.kind is Kind.VOICEPRINT else ""
             condition += f" AND (kind = :kind{legacy})"
             cond_values[":kind"] = outcome.kind.value
+        update.when(condition, cond_values, {"#st": "status"})
         try:
-            self._write(update.when(condition, cond_values, {"#st": "status"}))
+            self._write(update)
             return ApplyResult.APPLIED
         except ConditionFailed:
             pass
@@ -278,6 +279,14 @@ class JobStore(RecordQueries):
             try:
                 self._write(early)
                 return ApplyResult.EARLY
+            except ConditionFailed:
+                pass
+            # Neither held: the jobId was written between the two writes above, too late for the submit handler
+            # to see an early result. The record is this job's now, so the first write applies; answering
+            # "duplicate" instead would stop pyannoteAI's retries and leave the record to the reconciler.
+            try:
+                self._write(update)
+                return ApplyResult.APPLIED
             except ConditionFailed:
                 pass
         current = self.get(keys)
