@@ -156,14 +156,18 @@ def segment_links(spans: list[tuple[float, float]], source_link: str, wav: WavLa
     return found
 
 
+def _samples(audio: Audio, record: Record, wav: WavLayout, spans: list[tuple[float, float]]) -> list[bytes]:
+    """Each span's samples, read by byte range (only those bytes leave the bucket); empty spans are skipped."""
+    return [
+        audio.read(str(record.bucket), str(record.object_key), record.version_id, *span)
+        for start, end in spans
+        if (span := wav.byte_range(start, end))
+    ]
+
+
 def clips(audio: Audio, record: Record, wav: WavLayout, spans: list[tuple[float, float]]) -> list[bytes]:
-    """Each segment as a playable WAV, read by byte range (only its bytes leave the bucket)."""
-    made = []
-    for start, end in spans:
-        span = wav.byte_range(start, end)
-        if span:
-            made.append(wav.clip(audio.read(str(record.bucket), str(record.object_key), record.version_id, *span)))
-    return made
+    """Each segment as a playable WAV."""
+    return [wav.clip(samples) for samples in _samples(audio, record, wav, spans)]
 
 
 def enrolment_sample(audio: Audio, record: Record, speaker: str, result: Mapping[str, Any]) -> bytes:
@@ -178,11 +182,7 @@ def enrolment_sample(audio: Audio, record: Record, speaker: str, result: Mapping
             break
         spans.append((start, min(end, start + left)))
         left -= spans[-1][1] - start
-    samples = b"".join(
-        audio.read(str(record.bucket), str(record.object_key), record.version_id, *span)
-        for start, end in spans
-        if (span := wav.byte_range(start, end))
-    )
+    samples = b"".join(_samples(audio, record, wav, spans))
     if not samples:
         raise ReviewError(f"speaker {speaker!r} has no segment to enrol from")
     return wav.clip(samples)

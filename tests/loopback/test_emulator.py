@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -91,6 +91,26 @@ def _media_job(emu: Emulator, audio: bytes, path: str = "/v1/voiceprint", **body
     return str(resp.json()["jobId"])
 
 
+def _enrolled(
+    emu: Emulator, clock: ManualClock, voices: Mapping[str, str], *, seconds: float = 2.0, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Voiceprints made by the emulator of each `voices` label's synthetic voice, as an identify request lists them."""
+    jobs = {label: _media_job(emu, wav_bytes(seconds, voice, seed=seed)) for label, voice in voices.items()}
+    clock.advance(5)
+    emu.tick()
+    return [{"label": label, "voiceprint": emu.jobs[job].output["voiceprint"]} for label, job in jobs.items()]  # type: ignore[index]
+
+
+def _identified(emu: Emulator, clock: ManualClock, audio: bytes, **body: Any) -> dict[str, Any]:
+    """An identify job run to its end on the emulated clock: its GET /v1/jobs answer, checked against the spec."""
+    job_id = _media_job(emu, audio, "/v1/identify", **body)
+    clock.advance(5)
+    emu.tick()
+    answer: dict[str, Any] = requests.get(f"{emu.url}/v1/jobs/{job_id}", headers=AUTH, timeout=5).json()
+    openapi_spec.validate("IdentifyJob", answer)
+    return answer
+
+
 def test_test_endpoint_and_auth(emu: Emulator) -> None:
     ok = requests.get(f"{emu.url}/v1/test", headers=AUTH, timeout=5)
     assert ok.status_code == 200
@@ -133,20 +153,10 @@ def test_voiceprints_are_deterministic_and_speaker_specific(emu: Emulator, clock
 
 
 def test_identify_answers_from_the_voiceprints(emu: Emulator, clock: ManualClock) -> None:
-    enrol = [_media_job(emu, wav_bytes(2.0, s)) for s in ("alice", "bob")]
-    clock.advance(5)
-    emu.tick()
-    prints = [
-        {"label": label, "voiceprint": emu.jobs[j].output["voiceprint"]}  # type: ignore[index]
-        for label, j in zip(("Alice", "Bob"), enrol, strict=True)
-    ]
+    prints = _enrolled(emu, clock, {"Alice": "alice", "Bob": "bob"})
     body = {"voiceprints": prints, "matching": {"threshold": 90}}
     openapi_spec.validate("IdentifyRequest", {"url": "media://tests/a.wav", **body})
-    job_id = _media_job(emu, wav_bytes(3.0, "bob", seed=7), "/v1/identify", **body)
-    clock.advance(5)
-    emu.tick()
-    answer = requests.get(f"{emu.url}/v1/jobs/{job_id}", headers=AUTH, timeout=5).json()
-    openapi_spec.validate("IdentifyJob", answer)
+    answer = _identified(emu, clock, wav_bytes(3.0, "bob", seed=7), **body)
     [ident] = answer["output"]["identification"]
     assert ident["match"] == "Bob"
     assert (
@@ -157,34 +167,20 @@ def test_identify_answers_from_the_voiceprints(emu: Emulator, clock: ManualClock
 
 
 def test_identify_gives_turn_level_confidence_when_asked(emu: Emulator, clock: ManualClock) -> None:
-    [enrol] = [_media_job(emu, wav_bytes(2.0, "bob"))]
-    clock.advance(5)
-    emu.tick()
-    prints = [{"label": "Bob", "voiceprint": emu.jobs[enrol].output["voiceprint"]}]  # type: ignore[index]
-    body = {"voiceprints": prints, "turnLevelConfidence": True}
+    body = {"voiceprints": _enrolled(emu, clock, {"Bob": "bob"}), "turnLevelConfidence": True}
     openapi_spec.validate("IdentifyRequest", {"url": "media://tests/a.wav", **body})
-    job_id = _media_job(emu, wav_bytes(3.0, "bob", seed=7), "/v1/identify", **body)
-    clock.advance(5)
-    emu.tick()
-    answer = requests.get(f"{emu.url}/v1/jobs/{job_id}", headers=AUTH, timeout=5).json()
-    openapi_spec.validate("IdentifyJob", answer)
+    answer = _identified(emu, clock, wav_bytes(3.0, "bob", seed=7), **body)
     for segment in answer["output"]["identification"] + answer["output"]["diarization"]:
         assert segment["confidence"] == {"SPEAKER_00": 100}
 
 
 def test_identify_with_real_embeddings(emu: Emulator, clock: ManualClock) -> None:
     emu.config.embedding = "resemblyzer"
-    enrol = {s: _media_job(emu, wav_bytes(2.5, s, seed=20)) for s in ("alice", "bob", "carol")}
-    clock.advance(5)
-    emu.tick()
-    prints = [{"label": s.title(), "voiceprint": emu.jobs[j].output["voiceprint"]} for s, j in enrol.items()]  # type: ignore[index]
+    speakers = ("alice", "bob", "carol")
+    prints = _enrolled(emu, clock, {s.title(): s for s in speakers}, seconds=2.5, seed=20)
     assert all(p["voiceprint"].startswith(voiceprints.RESEMBLYZER_PREFIX) for p in prints)
-    for speaker in ("alice", "bob", "carol"):
-        job_id = _media_job(emu, wav_bytes(3.0, speaker, seed=21), "/v1/identify", voiceprints=prints)
-        clock.advance(5)
-        emu.tick()
-        answer = requests.get(f"{emu.url}/v1/jobs/{job_id}", headers=AUTH, timeout=5).json()
-        openapi_spec.validate("IdentifyJob", answer)
+    for speaker in speakers:
+        answer = _identified(emu, clock, wav_bytes(3.0, speaker, seed=21), voiceprints=prints)
         assert answer["output"]["identification"][0]["match"] == speaker.title()
 
 
