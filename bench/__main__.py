@@ -128,6 +128,18 @@ def _render(
         )
     out += [
         "",
+        "Where the difference goes: each round, one more process per function imports the floor's module, then "
+        "Powertools' package (`import aws_lambda_powertools`: Logger, Metrics and Tracer, and what they import "
+        "that boto3 does not), then our function, timing each on top of the ones before. Ours then makes its "
+        "clients from botocore's warm model cache, so its share is mostly our own modules and settings.",
+        "",
+        "| function | " + " | ".join(lambda_cold.BREAKDOWN.values()) + " |",
+        "| --- |" + " --- |" * len(lambda_cold.BREAKDOWN),
+    ]
+    for name, shares in cold.breakdown.items():
+        out.append(f"| {name} | " + " | ".join(Spread.of(shares[key]).show() for key in lambda_cold.BREAKDOWN) + " |")
+    out += [
+        "",
         "For reference only (no budget): the same imports from source in the dev venv, with its warm `__pycache__` "
         "(what this page reported before the artifacts were measured; Lambda never runs this way):",
         "",

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.stats import paired_ratio
 from voiceprint_local import lambda_artifacts, template
@@ -35,6 +36,9 @@ IMPORT_COSTS = {
     "Parameters (utilities.parameters)": "aws_lambda_powertools.utilities.parameters",
 }
 IMPORT_BASELINE = "aws_lambda_powertools.logging,aws_lambda_powertools.metrics,boto3"
+# Where ours spends more than its floor: one process imports the floor (boto3 and its clients), then Powertools'
+# package (Logger, Metrics, Tracer and what they import beyond boto3), then our function, timing each in turn.
+BREAKDOWN = {"floor": "boto3 and the clients (the floor)", "powertools": "+ Powertools", "app": "+ ours"}
 EXTRA_BATCH = 15  # rounds added at a time to the functions whose interval straddles the budget
 
 
@@ -44,6 +48,7 @@ class ColdResults:
     ours: dict[str, list[float]] = field(default_factory=dict)  # init ms, one per round
     floor: dict[str, list[float]] = field(default_factory=dict)
     import_costs: dict[str, list[float]] = field(default_factory=dict)  # ms over the baseline, per round
+    breakdown: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # function -> BREAKDOWN key -> ms
 
 
 def _env(logical_id: str | None) -> dict[str, str]:
@@ -57,6 +62,10 @@ def _env(logical_id: str | None) -> dict[str, str]:
 
 
 def _init_ms(module: str, path: list[str], env: dict[str, str]) -> float:
+    return float(_child(module, path, env)["init_ms"])
+
+
+def _child(module: str, path: list[str], env: dict[str, str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         spec, out = Path(tmp, "spec.json"), Path(tmp, "out.json")
         spec.write_text(json.dumps({"module": module, "events": [], "out": str(out), "path": path}))
@@ -68,7 +77,18 @@ def _init_ms(module: str, path: list[str], env: dict[str, str]) -> float:
             stdout=subprocess.DEVNULL,
             timeout=120,
         )
-        return float(json.loads(out.read_text())["init_ms"])
+        answer: dict[str, Any] = json.loads(out.read_text())
+        return answer
+
+
+def breakdown_round(build_dir: Path, runtime: Path, name: str, results: ColdResults) -> None:
+    """One process: the floor's module, then Powertools, then ours, each timed on top of the ones before."""
+    logical_id, floor_module = FUNCTIONS[name]
+    path = [str(build_dir / logical_id), str(build_dir / "CommonLayer" / "python"), str(BENCH), str(runtime)]
+    parts = _child(f"{floor_module},aws_lambda_powertools,app", path, _env(logical_id))["parts_ms"]
+    shares = results.breakdown.setdefault(name, {})
+    for key, module in (("floor", floor_module), ("powertools", "aws_lambda_powertools"), ("app", "app")):
+        shares.setdefault(key, []).append(float(parts[module]))
 
 
 def _pair(build_dir: Path, runtime: Path, name: str, r: int, results: ColdResults) -> None:
@@ -96,6 +116,7 @@ def measure(
     for r in range(rounds):
         for name in FUNCTIONS:
             _pair(build_dir, runtime, name, r, results)
+            breakdown_round(build_dir, runtime, name, results)
         for label, module in IMPORT_COSTS.items():
             base = _init_ms(IMPORT_BASELINE, layer_path, _env(None))
             both = _init_ms(f"{IMPORT_BASELINE},{module}", layer_path, _env(None))

@@ -69,3 +69,19 @@ def test_the_layer_holds_everything_its_modules_import_even_lazily(built: tuple[
     path = lambda_artifacts.function_path(build_dir, "SubmitFunction", runtime)
     result = lambda_artifacts.probe_import(",".join(modules + lazily), path, {"AWS_DEFAULT_REGION": "eu-west-1"})
     assert result["compiled_from_source"] == []
+
+
+def test_the_cold_start_breakdown_times_floor_powertools_and_ours_in_one_process(built: tuple[Path, Path]) -> None:
+    """bench/lambda_cold.py's breakdown of where ours spends more than its floor, on the built artifacts."""
+    from bench import lambda_cold
+
+    build_dir, runtime = built
+    results = lambda_cold.ColdResults(rounds=1)
+    for name in lambda_cold.FUNCTIONS:
+        lambda_cold.breakdown_round(build_dir, runtime, name, results)
+    assert list(results.breakdown) == list(lambda_cold.FUNCTIONS)
+    for shares in results.breakdown.values():
+        assert list(shares) == list(lambda_cold.BREAKDOWN)
+        # The floor's import carries boto3 and its clients, the largest share by far; Powertools and ours follow.
+        assert all(len(ms) == 1 and ms[0] > 0 for ms in shares.values())
+        assert shares["floor"][0] > shares["powertools"][0]
