@@ -20,6 +20,9 @@ SAM = ROOT / ".venv-tools" / "bin" / "sam"
 # What the Lambda Python runtime provides besides the standard library (boto3 and what it imports), precompiled.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 PROBE = Path(__file__).with_name("import_probe.py")
+# What Lambda's Python 3.12 runtime sets in every container: our handlers pause the collector during init only there
+# (voiceprint/container_init.py), so a process standing for a container sets it too.
+EXECUTION_ENV = {"AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"}
 
 
 def sam_build(build_dir: Path, *, sam: Path = SAM) -> Path:
@@ -52,9 +55,10 @@ def function_path(build_dir: Path, logical_id: str, runtime: Path) -> list[str]:
 
 
 def lambda_env(extra: dict[str, str]) -> dict[str, str]:
-    """A clean environment: no PYTHONPATH, no bytecode writing, plus the function's own variables."""
+    """A clean environment as in a Lambda container: no PYTHONPATH, no bytecode writing, the runtime's
+    AWS_EXECUTION_ENV, plus the function's own variables."""
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TZ")}
-    return {**base, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", **extra}
+    return {**base, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", **EXECUTION_ENV, **extra}
 
 
 def probe_import(module: str, path: list[str], env: dict[str, str]) -> dict[str, object]:

@@ -56,6 +56,21 @@ def test_each_function_imports_from_its_artifacts_alone_without_compiling(
     env.update(AWS_DEFAULT_REGION="eu-west-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
     result = lambda_artifacts.probe_import("app", lambda_artifacts.function_path(build_dir, logical_id, runtime), env)
     assert result["compiled_from_source"] == []
+    # In a Lambda container (lambda_env sets AWS_EXECUTION_ENV as Lambda does) init ran without the collector and
+    # froze what it made: the modules, functions and botocore's models, tens of thousands of objects.
+    assert result["gc_enabled"] is True
+    assert int(str(result["gc_frozen"])) - int(str(result["gc_frozen_at_start"])) > 10_000
+
+
+def test_outside_a_lambda_container_the_built_function_leaves_the_collector_alone(built: tuple[Path, Path]) -> None:
+    build_dir, runtime = built
+    names = [*template.resources(), "ApiKeySecretName", "WebhookSecretName"]
+    env = template.resolved_environment("EventsFunction", {name: f"local-{name}" for name in names}, {})
+    env.update(AWS_DEFAULT_REGION="eu-west-1", AWS_EXECUTION_ENV="")
+    path = lambda_artifacts.function_path(build_dir, "EventsFunction", runtime)
+    result = lambda_artifacts.probe_import("app", path, env)
+    assert result["gc_enabled"] is True
+    assert result["gc_frozen"] == result["gc_frozen_at_start"]  # the interpreter's own, nothing more
 
 
 def test_the_layer_holds_everything_its_modules_import_even_lazily(built: tuple[Path, Path]) -> None:
