@@ -21,7 +21,7 @@ from bench.stats import Spread
 from voiceprint import webhook_ref, webhook_signature
 from voiceprint.job_store import JobStore
 from voiceprint.object_ref import ObjectRef
-from voiceprint_local import template
+from voiceprint_local import lambda_artifacts, template
 from voiceprint_local.audio_samples import wav_bytes
 from voiceprint_local.stack import LocalStack
 
@@ -163,6 +163,7 @@ def measure(stack: LocalStack, *, processes: int, invocations: int) -> Container
     env["SUBMITS_PER_WINDOW"] = "100000"
     # What Lambda puts on the path: the function's code and the layer; not local/, not the tests.
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)])
+    env.update(lambda_artifacts.EXECUTION_ENV)  # each process is a container: init as Lambda runs it
     ours = {name: Measured() for name in FUNCTIONS}
     floor = {name: Measured() for name in FUNCTIONS}
     for run in range(processes):

@@ -49,6 +49,8 @@ class ColdResults:
     floor: dict[str, list[float]] = field(default_factory=dict)
     import_costs: dict[str, list[float]] = field(default_factory=dict)  # ms over the baseline, per round
     breakdown: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # function -> BREAKDOWN key -> ms
+    # The floor with the collector paused during its imports as ours pauses it: one per round, in its first rounds.
+    floor_paused: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _env(logical_id: str | None) -> dict[str, str]:
@@ -61,14 +63,15 @@ def _env(logical_id: str | None) -> dict[str, str]:
     return env
 
 
-def _init_ms(module: str, path: list[str], env: dict[str, str]) -> float:
-    return float(_child(module, path, env)["init_ms"])
+def _init_ms(module: str, path: list[str], env: dict[str, str], *, pause_collector: bool = False) -> float:
+    return float(_child(module, path, env, pause_collector=pause_collector)["init_ms"])
 
 
-def _child(module: str, path: list[str], env: dict[str, str]) -> dict[str, Any]:
+def _child(module: str, path: list[str], env: dict[str, str], *, pause_collector: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         spec, out = Path(tmp, "spec.json"), Path(tmp, "out.json")
-        spec.write_text(json.dumps({"module": module, "events": [], "out": str(out), "path": path}))
+        request = {"module": module, "events": [], "out": str(out), "path": path, "pause_collector": pause_collector}
+        spec.write_text(json.dumps(request))
         subprocess.run(
             [sys.executable, "-S", "-B", str(CHILD), str(spec)],
             env=lambda_artifacts.lambda_env(env),
@@ -89,6 +92,14 @@ def breakdown_round(build_dir: Path, runtime: Path, name: str, results: ColdResu
     shares = results.breakdown.setdefault(name, {})
     for key, module in (("floor", floor_module), ("powertools", "aws_lambda_powertools"), ("app", "app")):
         shares.setdefault(key, []).append(float(parts[module]))
+
+
+def paused_floor_round(runtime: Path, name: str, results: ColdResults) -> None:
+    """One process: the floor's module with the collector paused and its objects frozen, as ours does in Lambda
+    (voiceprint/container_init.py), so that ours can also be set against a floor that does the same."""
+    logical_id, floor_module = FUNCTIONS[name]
+    ms = _init_ms(floor_module, [str(BENCH), str(runtime)], _env(logical_id), pause_collector=True)
+    results.floor_paused.setdefault(name, []).append(ms)
 
 
 def _pair(build_dir: Path, runtime: Path, name: str, r: int, results: ColdResults) -> None:
@@ -117,6 +128,7 @@ def measure(
         for name in FUNCTIONS:
             _pair(build_dir, runtime, name, r, results)
             breakdown_round(build_dir, runtime, name, results)
+            paused_floor_round(runtime, name, results)
         for label, module in IMPORT_COSTS.items():
             base = _init_ms(IMPORT_BASELINE, layer_path, _env(None))
             both = _init_ms(f"{IMPORT_BASELINE},{module}", layer_path, _env(None))
