@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's benchmark command: cold start, warm CPU, memory, calls per job, local throughput, deployment
-# sizes and a cost estimate, each against its floor or budget; writes docs/BENCHMARKS.md (about 30 minutes on
+# sizes and a cost estimate, each against its floor or budget; writes docs/BENCHMARKS.md (20-30 minutes on
 # 2 cores). Exits non-zero if a budget is missed. Options pass through, e.g. --processes 5 --throughput-uploads 300.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh"

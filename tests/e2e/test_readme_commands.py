@@ -31,7 +31,7 @@ NOT_RUN = {
     "scripts/test.sh": "the test command itself: this test runs inside it",
     "scripts/scale-model.sh": "3 minutes; its output is its section of docs/RELIABILITY.md, regenerated with the "
     "model (tests/tooling/test_scale_model.py runs it small)",
-    "scripts/bench.sh": "about 30 minutes; its output is docs/BENCHMARKS.md, regenerated with each change it measures",
+    "scripts/bench.sh": "20-30 minutes; its output is docs/BENCHMARKS.md, regenerated with each change it measures",
     "scripts/reliability.sh": "over an hour; its output is docs/RELIABILITY.md (the small run below does run)",
     "scripts/make_resemblyzer_reference.py": "needs torch and librosa (resemblyzer's own stack) to make the fixture",
     "scripts/lock.sh": "rewrites the committed locks from PyPI (8 min); tests/template/test_template.py checks them",
