@@ -42,18 +42,24 @@ def test_every_module_shipped_has_unchecked_hash_bytecode_for_the_runtime(built:
     assert not list((build_dir / "CommonLayer" / "python").glob("boto*"))  # the runtime's, never shipped
 
 
-@pytest.mark.parametrize("logical_id", FUNCTIONS)
-def test_each_function_imports_from_its_artifacts_alone_without_compiling(
-    built: tuple[Path, Path], logical_id: str
-) -> None:
-    build_dir, runtime = built
-    # Resources by made-up names, parameters at their defaults (the two without one named here).
+def _function_env(logical_id: str, **extra: str) -> dict[str, str]:
+    """The function's environment as the template declares it: resources by made-up names, parameters at their
+    defaults (the two without one named here), then `extra`."""
     names = [*template.resources(), "ApiKeySecretName", "WebhookSecretName"]
     refs = {name: f"local-{name}" for name in names}
     env = template.resolved_environment(
         logical_id, refs, {"WEBHOOK_URL": "https://example.test/webhooks/pyannote", "EVENT_BUS_NAME": "bus"}
     )
-    env.update(AWS_DEFAULT_REGION="eu-west-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
+    env.update(AWS_DEFAULT_REGION="eu-west-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", **extra)
+    return env
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_each_function_imports_from_its_artifacts_alone_without_compiling(
+    built: tuple[Path, Path], logical_id: str
+) -> None:
+    build_dir, runtime = built
+    env = _function_env(logical_id)
     result = lambda_artifacts.probe_import("app", lambda_artifacts.function_path(build_dir, logical_id, runtime), env)
     assert result["compiled_from_source"] == []
     # In a Lambda container (lambda_env sets AWS_EXECUTION_ENV as Lambda does) init ran without the collector and
@@ -64,9 +70,7 @@ def test_each_function_imports_from_its_artifacts_alone_without_compiling(
 
 def test_outside_a_lambda_container_the_built_function_leaves_the_collector_alone(built: tuple[Path, Path]) -> None:
     build_dir, runtime = built
-    names = [*template.resources(), "ApiKeySecretName", "WebhookSecretName"]
-    env = template.resolved_environment("EventsFunction", {name: f"local-{name}" for name in names}, {})
-    env.update(AWS_DEFAULT_REGION="eu-west-1", AWS_EXECUTION_ENV="")
+    env = _function_env("EventsFunction", AWS_EXECUTION_ENV="")
     path = lambda_artifacts.function_path(build_dir, "EventsFunction", runtime)
     result = lambda_artifacts.probe_import("app", path, env)
     assert result["gc_enabled"] is True
